@@ -1,0 +1,46 @@
+# Every target sets itself up: a fresh machine needs only python3 and make.
+SHELL := /bin/bash
+export UV_PYTHON_DOWNLOADS := never
+UV_VERSION := 0.13.9
+SAM_VERSION := 1.170.0
+UV := $(shell command -v uv 2>/dev/null || echo python3 -m uv)
+EXAMPLE := examples/acme
+DEMO_START ?= 2026-11-23
+
+.PHONY: setup demo check-example simulate-example test lint validate sam ci clean
+
+setup:
+	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install -q "uv==$(UV_VERSION)"
+	@$(UV) sync --frozen --quiet
+
+# The README's first command: the main job on the bundled example.
+demo: setup check-example simulate-example
+
+check-example: setup
+	$(UV) run ew check --sheet $(EXAMPLE)/registry.csv --rules $(EXAMPLE)/rules.txt --voice $(EXAMPLE)/voice.txt
+
+simulate-example: setup
+	$(UV) run ew simulate --sheet $(EXAMPLE)/registry.csv --rules $(EXAMPLE)/rules.txt \
+		--voice $(EXAMPLE)/voice.txt --acks $(EXAMPLE)/acks.csv --start $(DEMO_START) --days 21 \
+		--timezone Europe/London --holidays GB-ENG --admin ops@acme.example
+
+# The README's second command: every test.
+test: setup
+	$(UV) run pytest
+
+lint: setup
+	$(UV) run ruff check .
+	$(UV) run ruff format --check .
+	$(UV) run mypy
+
+# SAM CLI lives in its own tool environment: its pins would drag boto3 and pydantic back in ours.
+sam:
+	@command -v sam >/dev/null 2>&1 || $(UV) tool install --quiet "aws-sam-cli==$(SAM_VERSION)"
+
+validate: setup sam
+	PATH="$$HOME/.local/bin:$$PATH" sam validate --lint --region us-east-1
+
+ci: lint validate test
+
+clean:
+	rm -rf .venv .aws-sam .pytest_cache .mypy_cache .ruff_cache

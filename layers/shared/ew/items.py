@@ -1,0 +1,283 @@
+"""The registry sheet: one row per thing that expires (DESIGN section 5).
+
+A header without a required column makes the whole sheet unusable (DocumentError). Everything else is
+judged row by row: a bad row is reported in plain words and skipped, and the rest of the sheet still runs.
+"""
+
+from __future__ import annotations
+
+import calendar
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from types import MappingProxyType
+
+from opskit.dates import check_date_order, parse_date
+from opskit.problems import DocumentError, Problem
+from opskit.table import TableRow, read_table
+
+REQUIRED = ("item_id", "item", "expiry_date", "owner")
+OPTIONAL = (
+    "category",
+    "owner_email",
+    "notice_date",
+    "first_alert_days",
+    "renewal_term",
+    "notes",
+    "renewal_link",
+    "status",
+    "last_renewed",
+)
+SCHEMA = REQUIRED + OPTIONAL
+STATUSES = ("active", "retired")
+MAX_FIRST_ALERT_DAYS = 3650
+
+_SLACK_USER = re.compile(r"[UW][A-Z0-9]{6,}")
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+_LINK = re.compile(r"https?://\S+", re.IGNORECASE)
+_DAYS = re.compile(r"(\d+)(?:\s*days?)?", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Item:
+    item_id: str
+    item: str
+    expiry_date: date
+    owner: str  # Slack user ID or email address
+    row: int  # sheet row number (header = 1)
+    category: str = ""
+    owner_email: str = ""
+    notice_date: date | None = None  # cancel-by deadline; when set the chain counts to it
+    first_alert_days: int | None = None
+    renewal_term: str = ""
+    notes: str = ""
+    renewal_link: str = ""
+    status: str = "active"  # "active" or "retired", always lower-case
+    last_renewed: date | None = None
+    # columns the watcher does not know, kept so write-backs do not lose them; left out of the hash
+    # (a dict is not hashable) but compared, so two items with different extras are not equal
+    extra: Mapping[str, str] = field(default_factory=dict, hash=False)
+
+    @property
+    def anchor(self) -> date:
+        return self.notice_date or self.expiry_date
+
+    @property
+    def owner_is_slack(self) -> bool:
+        return _SLACK_USER.fullmatch(self.owner) is not None
+
+
+@dataclass
+class Registry:
+    items: list[Item]
+    problems: list[Problem]  # one per bad cell; those rows are not in items
+    columns: list[str]  # the sheet's normalised column names, extras included, in sheet order
+
+    def by_id(self) -> dict[str, Item]:
+        """Built on each call (ids are unique after loading); keep the result when looking up many."""
+        return {item.item_id: item for item in self.items}
+
+
+def load_registry(data: bytes, filename: str = "registry.csv", date_order: str | None = None) -> Registry:
+    check_date_order(date_order)  # a configuration mistake, not something to blame on every row
+    table = read_table(data, filename)
+    missing = [col for col in REQUIRED if col not in table.columns]
+    if missing:
+        raise DocumentError(
+            [
+                Problem(
+                    filename,
+                    "header",
+                    f"the header has no {col} column; the sheet needs item_id, item, expiry_date and owner",
+                )
+                for col in missing
+            ]
+        )
+
+    rows_by_id: dict[str, list[int]] = {}
+    for row in table.rows:
+        if row.values["item_id"]:
+            rows_by_id.setdefault(row.values["item_id"], []).append(row.number)
+
+    items: list[Item] = []
+    problems: list[Problem] = []
+    for row in table.rows:
+        item, bad = _read_row(row, rows_by_id, date_order)
+        problems += [Problem(filename, f"row {row.number}, column {col}", msg) for col, msg in bad.items()]
+        if item is not None:
+            items.append(item)
+    return Registry(items, problems, list(table.columns))
+
+
+def _read_row(
+    row: TableRow, rows_by_id: Mapping[str, list[int]], date_order: str | None
+) -> tuple[Item | None, dict[str, str]]:
+    """The item (None when the row is skipped) and the problems as column -> message, in schema order."""
+    cell = {col: row.values.get(col, "") for col in SCHEMA}
+    bad: dict[str, str] = {}
+
+    def read_date(col: str) -> date | None:
+        if not cell[col]:
+            return None
+        try:
+            return parse_date(cell[col], date_order)
+        except ValueError as exc:
+            bad[col] = str(exc)
+            return None
+
+    item_id = cell["item_id"]
+    if not item_id:
+        bad["item_id"] = "the item_id is empty; every row needs its own id"
+    elif len(rows_by_id[item_id]) > 1:
+        bad["item_id"] = (
+            f'item_id "{item_id}" is used by rows {_and(rows_by_id[item_id])}; each item needs its own id'
+        )
+    if not cell["item"]:
+        bad["item"] = "the item is empty; say what expires, e.g. Office lease"
+
+    status = cell["status"].lower() or "active"
+    # A retired row is never alerted, so its expiry date does not matter: a blank or unreadable one is
+    # tolerated and the row is then left out quietly (nothing to load without a date). Every other
+    # column of a retired row is still checked, so its problems are reported like any other row's.
+    retired = status == "retired"
+    expiry = read_date("expiry_date")
+    if not cell["expiry_date"]:
+        bad["expiry_date"] = "the expiry_date is empty; write it like 2026-03-01 or 1 Mar 2026"
+    if retired:
+        bad.pop("expiry_date", None)
+
+    owner = cell["owner"]
+    if not owner:
+        bad["owner"] = "the owner is empty; write a Slack user ID (like U012ABCDEF) or an email address"
+    elif not (_SLACK_USER.fullmatch(owner) or _EMAIL.fullmatch(owner)):
+        bad["owner"] = f'"{owner}" is not a Slack user ID (like U012ABCDEF) or an email address'
+    if cell["owner_email"] and not _EMAIL.fullmatch(cell["owner_email"]):
+        bad["owner_email"] = f'"{cell["owner_email"]}" is not an email address'
+
+    notice = read_date("notice_date")
+    if notice and expiry and notice > expiry:
+        bad["notice_date"] = (
+            f"the notice_date {notice.isoformat()} is after the expiry_date {expiry.isoformat()}; "
+            "the notice date is the last day to cancel and must be on or before the expiry"
+        )
+
+    first_alert: int | None = None
+    if cell["first_alert_days"]:
+        match = _DAYS.fullmatch(cell["first_alert_days"])
+        if match and int(match[1]) <= MAX_FIRST_ALERT_DAYS:
+            first_alert = int(match[1])
+        else:
+            bad["first_alert_days"] = (
+                f'"{cell["first_alert_days"]}" is not a whole number of days from 0 to {MAX_FIRST_ALERT_DAYS}'
+            )
+
+    if cell["renewal_term"]:
+        try:
+            parse_term(cell["renewal_term"])
+        except ValueError as exc:
+            bad["renewal_term"] = str(exc)
+    if cell["renewal_link"] and not _LINK.fullmatch(cell["renewal_link"]):
+        bad["renewal_link"] = f'"{cell["renewal_link"]}" is not a web link; it should start with https://'
+    if status not in STATUSES:
+        bad["status"] = f'"{cell["status"]}" is not a status; write active or retired (blank means active)'
+    last_renewed = read_date("last_renewed")
+
+    if bad or expiry is None:
+        return None, {col: bad[col] for col in SCHEMA if col in bad}
+    extra = {col: value for col, value in row.values.items() if col not in SCHEMA}
+    item = Item(
+        item_id=item_id,
+        item=cell["item"],
+        expiry_date=expiry,
+        owner=owner,
+        row=row.number,
+        category=cell["category"],
+        owner_email=cell["owner_email"],
+        notice_date=notice,
+        first_alert_days=first_alert,
+        renewal_term=cell["renewal_term"],
+        notes=cell["notes"],
+        renewal_link=cell["renewal_link"],
+        status=status,
+        last_renewed=last_renewed,
+        extra=MappingProxyType(extra),
+    )
+    return item, {}
+
+
+def item_to_row(item: Item) -> dict[str, str]:
+    """Every schema column (ISO dates, blanks for unset values), then the extra columns."""
+    row = {
+        "item_id": item.item_id,
+        "item": item.item,
+        "expiry_date": item.expiry_date.isoformat(),
+        "owner": item.owner,
+        "category": item.category,
+        "owner_email": item.owner_email,
+        "notice_date": item.notice_date.isoformat() if item.notice_date else "",
+        "first_alert_days": "" if item.first_alert_days is None else str(item.first_alert_days),
+        "renewal_term": item.renewal_term,
+        "notes": item.notes,
+        "renewal_link": item.renewal_link,
+        "status": item.status,
+        "last_renewed": item.last_renewed.isoformat() if item.last_renewed else "",
+    }
+    row.update({col: value for col, value in item.extra.items() if col not in row})
+    return row
+
+
+# --- renewal terms -------------------------------------------------------------------------------
+
+_UNITS = {
+    **dict.fromkeys(("year", "years", "yr", "yrs"), "year"),
+    **dict.fromkeys(("month", "months", "mo", "mos"), "month"),
+    **dict.fromkeys(("week", "weeks", "wk", "wks"), "week"),
+    **dict.fromkeys(("day", "days"), "day"),
+}
+_WORDS = {
+    "annual": (1, "year"),
+    "annually": (1, "year"),
+    "yearly": (1, "year"),
+    "quarterly": (3, "month"),
+    "monthly": (1, "month"),
+    "weekly": (1, "week"),
+}
+# about a century in each unit: longer is surely a typo, and it keeps date arithmetic far from year 9999
+_LONGEST = {"year": 100, "month": 1200, "week": 5200, "day": 36500}
+_TERM = re.compile(r"(\d+)\s*([a-z]+)\.?")
+
+
+def parse_term(text: str) -> tuple[int, str]:
+    """ "2 years" -> (2, "year"); units are "year", "month", "week" or "day"."""
+    low = " ".join(text.lower().split())
+    if low in _WORDS:
+        return _WORDS[low]
+    match = _TERM.fullmatch(low)
+    if not match or match[2] not in _UNITS:
+        raise ValueError(
+            f'"{text.strip()}" is not a renewal term: write it like 1 year, 6 months, 90 days or 2 weeks'
+        )
+    count, unit = int(match[1]), _UNITS[match[2]]
+    if not 1 <= count <= _LONGEST[unit]:
+        raise ValueError(f'"{text.strip()}" is not a usable renewal term: use 1 to {_LONGEST[unit]} {unit}s')
+    return count, unit
+
+
+def add_term(d: date, term: str) -> date:
+    """The date one term after d. Months and years keep the day of the month, clamped to the month's end
+    (31 Jan + 1 month = 28 or 29 Feb; 29 Feb 2028 + 1 year = 28 Feb 2029)."""
+    count, unit = parse_term(term)
+    if unit == "day":
+        return d + timedelta(days=count)
+    if unit == "week":
+        return d + timedelta(weeks=count)
+    years, month0 = divmod(d.month - 1 + (count * 12 if unit == "year" else count), 12)
+    year, month = d.year + years, month0 + 1
+    return date(year, month, min(d.day, calendar.monthrange(year, month)[1]))
+
+
+def _and(numbers: list[int]) -> str:
+    """[4, 9, 12] -> "4, 9 and 12"."""
+    words = [str(n) for n in numbers]
+    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} and {words[-1]}"

@@ -1,0 +1,175 @@
+"""Reading a spreadsheet export (CSV or XLSX) into rows keyed by column name.
+
+Row numbers are the ones the person sees in the sheet (the header is row 1), so every problem
+reported later can point at the right row even when blank rows are skipped.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime
+import io
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import PurePath
+from typing import Any
+
+from openpyxl import load_workbook
+from openpyxl.utils import get_column_letter
+
+from opskit.problems import DocumentError, Problem
+
+
+@dataclass
+class TableRow:
+    number: int  # as the sheet shows it: header is row 1, the first data row is 2
+    values: dict[str, str]  # normalised column name -> stripped cell text
+
+
+@dataclass
+class Table:
+    header: list[str]  # header texts as written
+    columns: list[str]  # normalised names, same order as header
+    rows: list[TableRow]
+
+
+def normalise_column(name: str) -> str:
+    """ "Expiry Date " -> "expiry_date", so people may write headers the way they like."""
+    return re.sub(r"\s+", "_", name.strip().lower())
+
+
+def read_table(data: bytes, filename: str, source: str | None = None) -> Table:
+    source = source or filename
+    kind = PurePath(filename).suffix.lower()
+    if kind == ".csv":
+        cells = _csv_cells(data, source)
+    elif kind == ".xlsx":
+        cells = _xlsx_cells(data, source)
+    else:
+        raise _error(
+            source, "file", f'"{filename}" is not a .csv or .xlsx file; export the sheet as one of those'
+        )
+    return _to_table(cells, source)
+
+
+def write_csv(columns: list[str], rows: list[dict[str, str]]) -> bytes:
+    """UTF-8 CSV. A key that is not in `columns` raises ValueError rather than being dropped."""
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=columns, restval="", extrasaction="raise")
+    writer.writeheader()
+    writer.writerows(rows)
+    return out.getvalue().encode("utf-8")
+
+
+def _csv_cells(data: bytes, source: str) -> list[list[str]]:
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        # Excel on Windows saves "CSV" as cp1252; "replace" keeps the few undefined bytes from failing it.
+        text = data.decode("cp1252", errors="replace")
+    try:
+        return list(csv.reader(io.StringIO(text, newline="")))
+    except csv.Error as exc:
+        raise _error(source, "file", f"could not read the file as CSV ({exc})") from exc
+
+
+def _xlsx_cells(data: bytes, source: str) -> list[list[str]]:
+    # Anything may be inside an uploaded "xlsx" (a renamed PDF, a truncated zip, a broken part), and
+    # openpyxl raises many different exception types for those, so every failure becomes a plain problem.
+    try:
+        book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+        try:
+            if not book.worksheets:
+                raise _error(source, "file", "the workbook has no worksheet")
+            sheet: Any = book.worksheets[0]
+            # exported workbooks often carry a wrong size record; without this, cells beyond it are lost
+            if hasattr(sheet, "reset_dimensions"):
+                sheet.reset_dimensions()
+            return [[_cell_text(v) for v in row] for row in sheet.iter_rows(values_only=True)]
+        finally:
+            book.close()
+    except DocumentError:
+        raise
+    except Exception as exc:
+        raise _error(
+            source, "file", "could not read the file as an Excel workbook; save it again as .xlsx and retry"
+        ) from exc
+
+
+def _cell_text(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime.datetime):
+        return value.date().isoformat()
+    if isinstance(value, datetime.date):
+        return value.isoformat()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))  # Excel stores every number as a float: 5 must not become "5.0"
+    return str(value)
+
+
+def _to_table(cells: list[list[str]], source: str) -> Table:
+    numbered = [(number, [c.strip() for c in row]) for number, row in enumerate(cells, start=1)]
+    if not any(any(row) for _, row in numbered):
+        raise _error(source, "file", "the file is empty; the first row should hold the column names")
+    header = numbered[0][1]
+    if not any(header):
+        raise _error(source, "row 1", "row 1 is blank; it should hold the column names")
+
+    columns = [normalise_column(h) for h in header]
+    _check_duplicates(header, columns, source)
+    rows = [
+        TableRow(number, {col: row[i] if i < len(row) else "" for i, col in enumerate(columns) if col})
+        for number, row in numbered[1:]
+        if any(row)
+    ]
+    _check_unnamed(columns, numbered[1:], source)
+    named = [i for i, col in enumerate(columns) if col]
+    return Table([header[i] for i in named], [columns[i] for i in named], rows)
+
+
+def _check_duplicates(header: Sequence[str], columns: Sequence[str], source: str) -> None:
+    first_seen: dict[str, int] = {}
+    problems = []
+    for i, col in enumerate(columns):
+        if not col:
+            continue
+        if col in first_seen:
+            j = first_seen[col]
+            problems.append(
+                Problem(
+                    source,
+                    "header",
+                    f'columns {get_column_letter(j + 1)} ("{header[j]}") and {get_column_letter(i + 1)} '
+                    f'("{header[i]}") have the same name; each column needs its own name',
+                )
+            )
+        else:
+            first_seen[col] = i
+    if problems:
+        raise DocumentError(problems)
+
+
+def _check_unnamed(columns: Sequence[str], rows: Iterable[tuple[int, list[str]]], source: str) -> None:
+    """Values under a column with no name would be lost without anyone noticing: refuse them instead."""
+    first_value: dict[int, int] = {}
+    for number, row in rows:
+        for i, value in enumerate(row):
+            if value and (i >= len(columns) or not columns[i]):
+                first_value.setdefault(i, number)
+    problems = [
+        Problem(
+            source,
+            "header",
+            f"column {get_column_letter(i + 1)} has values (the first in row {number}) but no name in row 1; "
+            "give it a name or clear it",
+        )
+        for i, number in sorted(first_value.items())
+    ]
+    if problems:
+        raise DocumentError(problems)
+
+
+def _error(source: str, where: str, message: str) -> DocumentError:
+    return DocumentError([Problem(source, where, message)])

@@ -1,0 +1,64 @@
+"""`ew`: the local runner's command line (DESIGN.md §10)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from datetime import date
+
+from opskit.dates import DATE_ORDERS
+
+
+def _iso_date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f'"{text}" is not a date like 2026-11-24') from None
+
+
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f'"{text}" is not a whole number of days (1 or more)')
+    return int(text)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ew", description="Expiry Watcher, run locally.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    check = sub.add_parser("check", help="lint a registry sheet and the rules/voice docs")
+    check.add_argument("--sheet", required=True, help="registry as .csv or .xlsx")
+    check.add_argument("--rules", help="rules doc (rules.txt)")
+    check.add_argument("--voice", help="voice doc (voice.txt)")
+    check.add_argument("--date-order", choices=DATE_ORDERS, help="how to read numeric dates like 01/03/2026")
+
+    sim = sub.add_parser("simulate", help="replay the watcher day by day and print what it would send")
+    sim.add_argument("--sheet", required=True, help="registry as .csv or .xlsx")
+    sim.add_argument("--rules", required=True, help="rules doc (rules.txt)")
+    sim.add_argument("--voice", help="voice doc (voice.txt)")
+    sim.add_argument("--start", required=True, type=_iso_date, help="first tick date, YYYY-MM-DD")
+    sim.add_argument("--days", required=True, type=_positive, help="number of daily ticks")
+    sim.add_argument("--timezone", default="UTC", help="IANA timezone, e.g. Europe/London (default UTC)")
+    sim.add_argument("--holidays", help="holiday country and optional region, e.g. GB-ENG or US")
+    sim.add_argument("--quiet-hours", default="19:00-08:00", help="quiet window (default 19:00-08:00)")
+    sim.add_argument("--admin", help="fallback escalation owner (Slack user ID or email)")
+    sim.add_argument("--acks", help="CSV date,item_id,action,value of clicks to replay")
+    sim.add_argument("--date-order", choices=DATE_ORDERS, help="how to read numeric dates like 01/03/2026")
+    sim.add_argument("--json", action="store_true", help="one JSON object per delivery per line")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "check":
+        from ew_local.check import run_check
+
+        return run_check(args, sys.stdout)
+    from ew_local.simulate import run_simulate
+
+    return run_simulate(args, sys.stdout, sys.stderr)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
