@@ -1,6 +1,7 @@
 # Every target sets itself up: a fresh machine needs only python3 and make.
 SHELL := /bin/bash
 export UV_PYTHON_DOWNLOADS := never
+export SAM_CLI_TELEMETRY := 0
 UV_VERSION := 0.13.9
 SAM_VERSION := 1.170.0
 UV := $(shell command -v uv 2>/dev/null || echo python3 -m uv)
