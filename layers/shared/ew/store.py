@@ -1,0 +1,534 @@
+"""The watcher's chain state in DynamoDB (DESIGN.md §4, §6, §9).
+
+Three tables: `pings` (one row per ping, keyed by item and chain index), `ack` (one row per click)
+and `archive` (pings of closed chains). `ChainStore` wraps a boto3 DynamoDB *client* (tests and the
+local runner pass a moto one) and converts rows to and from the `Ping` / `Ack` values of `ew.chain`.
+
+Delivery is at least once (§9), so a ping is *claimed* with a conditional write before it is sent:
+
+    claim(status="sending")  -> send -> mark_sent          (immediate)
+                                     -> release            (failed: a retry may claim again)
+    claim(status="scheduled") ... start_deferred -> send -> mark_sent
+                                                        -> return_to_scheduled (failed)
+
+A "sending" claim older than `STALE_CLAIM` belongs to a crashed send and may be taken over.
+
+Row formats (all dates ISO strings, so they sort and compare as text):
+
+- pings: item_id S, chain_index N, cycle_expiry, move, recipient, ping_date (= `Ping.sent_on`),
+  send_at (with offset), dispatched_via, status, claimed_at (UTC), optional message_ref.
+- ack: item_id S, ack_date S (`Ack.at` in UTC with microseconds), action, optional by_user,
+  cycle_expiry, optional chain_index N, snooze_until, old_expiry, new_expiry.
+- archive: item_id S, chain_key S (`f"{cycle_expiry}#{chain_index:04d}"`), the ping row, archived_at.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from ew.chain import Ack, Ping
+
+STALE_CLAIM = timedelta(minutes=5)  # longer than any Lambda timeout: the claimant is certainly gone
+
+SCHEDULED = "scheduled"
+SENDING = "sending"
+SENT = "sent"
+STATUSES = (SCHEDULED, SENDING, SENT)
+
+SLACK = "slack"
+EMAIL = "email"
+CHANNELS = (SLACK, EMAIL)
+
+BATCH_WRITE_MAX = 25  # DynamoDB's per-request limits
+BATCH_GET_MAX = 100
+_BATCH_ATTEMPTS = 8
+
+Row = dict[str, dict[str, Any]]  # a DynamoDB item in the client's attribute-value format
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class PingRecord:
+    """A ping row as stored: the ping plus its delivery state."""
+
+    ping: Ping
+    status: str
+    send_at: datetime
+    channel: str
+    claimed_at: datetime
+    message_ref: str | None = None
+
+
+class ChainStore:
+    def __init__(
+        self,
+        client: Any,
+        pings_table: str,
+        ack_table: str,
+        archive_table: str,
+        clock: Callable[[], datetime] = utc_now,
+        *,
+        scan_page_size: int | None = None,
+    ) -> None:
+        """`scan_page_size` caps the items per Scan page (DynamoDB's own cap is 1 MB a page);
+        leave it unset in production."""
+        self._client = client
+        self.pings_table = pings_table
+        self.ack_table = ack_table
+        self.archive_table = archive_table
+        self._clock = clock
+        self._scan_page_size = scan_page_size
+        self.request_count = 0  # DynamoDB requests made by the latest load()
+
+    # -- the tick ---------------------------------------------------------------------------------
+
+    def load(self) -> tuple[list[Ping], list[Ack]]:
+        """Every ping and ack, with paginated Scans: the number of requests grows with pages, never
+        with items (no Query per item). Pings come sorted by (item, cycle, index), acks by (item, time)."""
+        self.request_count = 0
+        pings = [_ping_from_row(row) for row in self._scan(self.pings_table)]
+        acks = [_ack_from_row(row) for row in self._scan(self.ack_table)]
+        pings.sort(key=lambda p: (p.item_id, p.cycle_expiry, p.chain_index))
+        acks.sort(key=lambda a: (a.item_id, a.at))
+        return pings, acks
+
+    def _scan(self, table: str) -> Iterator[Row]:
+        params: dict[str, Any] = {"TableName": table}
+        if self._scan_page_size:
+            params["Limit"] = self._scan_page_size
+        while True:
+            page = self._client.scan(**params)
+            self.request_count += 1
+            yield from page.get("Items", [])
+            last = page.get("LastEvaluatedKey")
+            if not last:
+                return
+            params["ExclusiveStartKey"] = last
+
+    # -- dispatch: claiming and sending -----------------------------------------------------------
+
+    def claim(self, ping: Ping, send_at: datetime, channel: str, status: str) -> bool:
+        """Conditional put: True if this call owns the ping; False if it already exists (a duplicate
+        delivery). A claim in status "sending" older than STALE_CLAIM may be taken over (a crashed
+        send must not block forever).
+
+        Chain indexes restart at 0 in every cycle, so the key may still hold a ping of an *earlier*
+        cycle that nobody archived yet: that row is archived first and the claim retried. A row of
+        a later cycle is never displaced (a late duplicate of an old move sends nothing)."""
+        if status not in (SCHEDULED, SENDING):
+            raise ValueError(f"a claim starts as {SCHEDULED!r} or {SENDING!r}, not {status!r}")
+        _check_channel(channel)
+        for _ in range(3):
+            now = self._now()
+            row = _ping_row(ping, send_at, channel, status, now)
+            try:
+                self._client.put_item(
+                    TableName=self.pings_table,
+                    Item=row,
+                    ConditionExpression=(
+                        "attribute_not_exists(item_id) OR (#st = :sending AND claimed_at < :stale_before)"
+                    ),
+                    ExpressionAttributeNames={"#st": "status"},
+                    ExpressionAttributeValues={
+                        ":sending": _s(SENDING),
+                        ":stale_before": _s(_utc_iso(now - STALE_CLAIM)),
+                    },
+                )
+                return True
+            except ClientError as error:
+                if not _condition_failed(error):
+                    raise
+            existing = self._get_row(ping.item_id, ping.chain_index)
+            if existing is None:
+                continue  # deleted in between (released or archived): try again
+            if existing["cycle_expiry"]["S"] >= ping.cycle_expiry.isoformat():
+                return False
+            self._archive_rows([existing])
+        return False
+
+    def start_deferred(self, item_id: str, chain_index: int, cycle_expiry: date | None = None) -> bool:
+        """The deferred schedule fired: move "scheduled" -> "sending" conditionally (or take over a
+        stale "sending"); False when it is already sending/sent or missing. With `cycle_expiry`, also
+        False when the row belongs to another cycle (the chain was renewed meanwhile)."""
+        now = self._now()
+        condition = (
+            "attribute_exists(item_id)"
+            " AND (#st = :scheduled OR (#st = :sending AND claimed_at < :stale_before))"
+        )
+        values = {
+            ":scheduled": _s(SCHEDULED),
+            ":sending": _s(SENDING),
+            ":stale_before": _s(_utc_iso(now - STALE_CLAIM)),
+            ":now": _s(_utc_iso(now)),
+        }
+        if cycle_expiry is not None:
+            condition += " AND cycle_expiry = :cycle"
+            values[":cycle"] = _s(cycle_expiry.isoformat())
+        return self._update(
+            item_id,
+            chain_index,
+            "SET #st = :sending, claimed_at = :now",
+            condition,
+            values,
+        )
+
+    def mark_sent(self, item_id: str, chain_index: int, channel: str, message_ref: str | None) -> None:
+        """Record the delivery: status "sent", the channel actually used, the message reference
+        (Slack channel+ts, SES message id) if any. A row archived meanwhile is not recreated."""
+        _check_channel(channel)
+        values = {":sent": _s(SENT), ":channel": _s(channel)}
+        if message_ref is None:
+            update = "SET #st = :sent, dispatched_via = :channel REMOVE message_ref"
+        else:
+            update = "SET #st = :sent, dispatched_via = :channel, message_ref = :ref"
+            values[":ref"] = _s(message_ref)
+        self._update(item_id, chain_index, update, "attribute_exists(item_id)", values)
+
+    def release(self, item_id: str, chain_index: int) -> None:
+        """A failed immediate send: delete the claim (only if still "sending"), so a retry can claim
+        again. A sent, scheduled or missing ping is left alone."""
+        try:
+            self._client.delete_item(
+                TableName=self.pings_table,
+                Key=_ping_key(item_id, chain_index),
+                ConditionExpression="#st = :sending",
+                ExpressionAttributeNames={"#st": "status"},
+                ExpressionAttributeValues={":sending": _s(SENDING)},
+            )
+        except ClientError as error:
+            if not _condition_failed(error):
+                raise
+
+    def return_to_scheduled(self, item_id: str, chain_index: int) -> None:
+        """A failed deferred send: back to "scheduled" (only if still "sending") so the scheduler's
+        retry can send it."""
+        self._update(
+            item_id,
+            chain_index,
+            "SET #st = :scheduled",
+            "#st = :sending",
+            {":scheduled": _s(SCHEDULED), ":sending": _s(SENDING)},
+        )
+
+    def get(self, item_id: str, chain_index: int) -> PingRecord | None:
+        row = self._get_row(item_id, chain_index)
+        return _record_from_row(row) if row else None
+
+    def chain_pings(self, item_id: str) -> list[PingRecord]:
+        """Every ping row of one item, by chain index (a Query: for the click path, not the tick)."""
+        params: dict[str, Any] = {
+            "TableName": self.pings_table,
+            "KeyConditionExpression": "item_id = :item",
+            "ExpressionAttributeValues": {":item": _s(item_id)},
+            "ConsistentRead": True,
+        }
+        records: list[PingRecord] = []
+        while True:
+            page = self._client.query(**params)
+            records.extend(_record_from_row(row) for row in page.get("Items", []))
+            last = page.get("LastEvaluatedKey")
+            if not last:
+                break
+            params["ExclusiveStartKey"] = last
+        return sorted(records, key=lambda r: r.ping.chain_index)
+
+    # -- closing a chain --------------------------------------------------------------------------
+
+    def archive(self, pings: Iterable[Ping]) -> int:
+        """Copy these pings' rows to the archive (BatchWriteItem, 25 per request, retrying
+        UnprocessedItems), then delete them from pings (batched too). Idempotent: archiving twice is
+        harmless. Returns how many rows were archived by this call (0 the second time).
+
+        A ping whose row is gone, or whose key now holds a ping of another cycle, is skipped."""
+        wanted: dict[tuple[str, int], str] = {}
+        for ping in pings:
+            wanted[(ping.item_id, ping.chain_index)] = ping.cycle_expiry.isoformat()
+        rows = [
+            row
+            for row in self._batch_get(list(wanted))
+            if wanted.get((row["item_id"]["S"], int(row["chain_index"]["N"]))) == row["cycle_expiry"]["S"]
+        ]
+        return self._archive_rows(rows)
+
+    def _archive_rows(self, rows: list[Row]) -> int:
+        if not rows:
+            return 0
+        archived_at = _s(_utc_iso(self._now()))
+        copies = []
+        for row in rows:
+            chain_key = f"{row['cycle_expiry']['S']}#{int(row['chain_index']['N']):04d}"
+            copies.append({**row, "chain_key": _s(chain_key), "archived_at": archived_at})
+        self._batch_write(self.archive_table, [{"PutRequest": {"Item": copy}} for copy in copies])
+        self._batch_write(
+            self.pings_table,
+            [
+                {"DeleteRequest": {"Key": {"item_id": r["item_id"], "chain_index": r["chain_index"]}}}
+                for r in rows
+            ],
+        )
+        return len(rows)
+
+    # -- clicks -----------------------------------------------------------------------------------
+
+    def record_ack(self, ack: Ack, chain_index: int | None = None, old_expiry: date | None = None) -> None:
+        """Store a click. The same ack recorded twice is stored once; a different ack of the same item
+        in the same microsecond is moved on by a microsecond (ack_date is the key)."""
+        if ack.at.tzinfo is None:
+            raise ValueError("an ack time must be timezone-aware")
+        at = ack.at
+        for _ in range(10):
+            row = _ack_row(ack, at, chain_index, old_expiry)
+            try:
+                self._client.put_item(
+                    TableName=self.ack_table,
+                    Item=row,
+                    ConditionExpression="attribute_not_exists(ack_date)",
+                )
+                return
+            except ClientError as error:
+                if not _condition_failed(error):
+                    raise
+            existing = self._client.get_item(
+                TableName=self.ack_table,
+                Key={"item_id": row["item_id"], "ack_date": row["ack_date"]},
+                ConsistentRead=True,
+            ).get("Item")
+            if existing == row:
+                return
+            at += timedelta(microseconds=1)
+        raise RuntimeError(f"could not record an ack for {ack.item_id}: its time slot is taken")
+
+    # -- plumbing ---------------------------------------------------------------------------------
+
+    def _now(self) -> datetime:
+        now = self._clock()
+        if now.tzinfo is None:
+            raise ValueError("the store's clock must return timezone-aware datetimes")
+        return now
+
+    def _get_row(self, item_id: str, chain_index: int) -> Row | None:
+        response = self._client.get_item(
+            TableName=self.pings_table, Key=_ping_key(item_id, chain_index), ConsistentRead=True
+        )
+        item: Row | None = response.get("Item")
+        return item
+
+    def _update(
+        self, item_id: str, chain_index: int, update: str, condition: str, values: dict[str, Any]
+    ) -> bool:
+        names = {"#st": "status"} if "#st" in update or "#st" in condition else None
+        params: dict[str, Any] = {
+            "TableName": self.pings_table,
+            "Key": _ping_key(item_id, chain_index),
+            "UpdateExpression": update,
+            "ConditionExpression": condition,
+            "ExpressionAttributeValues": values,
+        }
+        if names:
+            params["ExpressionAttributeNames"] = names
+        try:
+            self._client.update_item(**params)
+        except ClientError as error:
+            if _condition_failed(error):
+                return False
+            raise
+        return True
+
+    def _batch_get(self, keys: list[tuple[str, int]]) -> list[Row]:
+        rows: list[Row] = []
+        for start in range(0, len(keys), BATCH_GET_MAX):
+            request: dict[str, Any] = {
+                self.pings_table: {
+                    "Keys": [
+                        _ping_key(item_id, index) for item_id, index in keys[start : start + BATCH_GET_MAX]
+                    ],
+                    "ConsistentRead": True,
+                }
+            }
+            for attempt in range(_BATCH_ATTEMPTS):
+                response = self._client.batch_get_item(RequestItems=request)
+                rows.extend(response.get("Responses", {}).get(self.pings_table, []))
+                request = response.get("UnprocessedKeys") or {}
+                if not request:
+                    break
+                _backoff(attempt)
+            else:
+                raise RuntimeError(f"DynamoDB kept throttling reads from {self.pings_table}")
+        return rows
+
+    def _batch_write(self, table: str, requests: list[dict[str, Any]]) -> None:
+        for start in range(0, len(requests), BATCH_WRITE_MAX):
+            pending: list[dict[str, Any]] = requests[start : start + BATCH_WRITE_MAX]
+            for attempt in range(_BATCH_ATTEMPTS):
+                response = self._client.batch_write_item(RequestItems={table: pending})
+                pending = (response.get("UnprocessedItems") or {}).get(table, [])
+                if not pending:
+                    break
+                _backoff(attempt)
+            else:
+                raise RuntimeError(f"DynamoDB kept throttling writes to {table}")
+
+
+def create_tables(
+    client: Any,
+    pings_table: str,
+    ack_table: str,
+    archive_table: str,
+    audit_table: str,
+    state_table: str,
+) -> None:
+    """Create the five tables (on-demand) with the key schemas `template.yaml` declares; tables that
+    already exist are left alone. For the local runner and tests (moto); AWS gets them from SAM."""
+    schemas: list[tuple[str, tuple[str, str], tuple[str, str]]] = [
+        (pings_table, ("item_id", "S"), ("chain_index", "N")),
+        (ack_table, ("item_id", "S"), ("ack_date", "S")),
+        (archive_table, ("item_id", "S"), ("chain_key", "S")),
+        (audit_table, ("item_id", "S"), ("ts", "S")),
+        (state_table, ("pk", "S"), ("sk", "S")),
+    ]
+    for name, (hash_key, hash_type), (range_key, range_type) in schemas:
+        try:
+            client.create_table(
+                TableName=name,
+                BillingMode="PAY_PER_REQUEST",
+                KeySchema=[
+                    {"AttributeName": hash_key, "KeyType": "HASH"},
+                    {"AttributeName": range_key, "KeyType": "RANGE"},
+                ],
+                AttributeDefinitions=[
+                    {"AttributeName": hash_key, "AttributeType": hash_type},
+                    {"AttributeName": range_key, "AttributeType": range_type},
+                ],
+            )
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") != "ResourceInUseException":
+                raise
+    for name, _, _ in schemas:
+        client.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 60})
+    ttl = client.describe_time_to_live(TableName=state_table)["TimeToLiveDescription"]
+    if ttl.get("TimeToLiveStatus") not in ("ENABLED", "ENABLING"):
+        client.update_time_to_live(
+            TableName=state_table,
+            TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"},
+        )
+
+
+# -- row conversion -------------------------------------------------------------------------------
+
+
+def _s(value: str) -> dict[str, str]:
+    return {"S": value}
+
+
+def _n(value: int) -> dict[str, str]:
+    return {"N": str(value)}
+
+
+def _utc_iso(moment: datetime) -> str:
+    """Fixed-width UTC text (microseconds, +00:00), so string order is time order."""
+    if moment.tzinfo is None:
+        raise ValueError("expected a timezone-aware datetime")
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def _ping_key(item_id: str, chain_index: int) -> Row:
+    return {"item_id": _s(item_id), "chain_index": _n(chain_index)}
+
+
+def _ping_row(ping: Ping, send_at: datetime, channel: str, status: str, claimed_at: datetime) -> Row:
+    if send_at.tzinfo is None:
+        raise ValueError("send_at must be timezone-aware")
+    return {
+        **_ping_key(ping.item_id, ping.chain_index),
+        "cycle_expiry": _s(ping.cycle_expiry.isoformat()),
+        "move": _s(ping.move),
+        "recipient": _s(ping.recipient),
+        "ping_date": _s(ping.sent_on.isoformat()),
+        "send_at": _s(send_at.isoformat()),
+        "dispatched_via": _s(channel),
+        "status": _s(status),
+        "claimed_at": _s(_utc_iso(claimed_at)),
+    }
+
+
+def _ping_from_row(row: Row) -> Ping:
+    return Ping(
+        item_id=row["item_id"]["S"],
+        cycle_expiry=date.fromisoformat(row["cycle_expiry"]["S"]),
+        chain_index=int(row["chain_index"]["N"]),
+        move=row["move"]["S"],
+        sent_on=date.fromisoformat(row["ping_date"]["S"]),
+        recipient=row["recipient"]["S"],
+    )
+
+
+def _record_from_row(row: Row) -> PingRecord:
+    ref = row.get("message_ref")
+    return PingRecord(
+        ping=_ping_from_row(row),
+        status=row["status"]["S"],
+        send_at=datetime.fromisoformat(row["send_at"]["S"]),
+        channel=row["dispatched_via"]["S"],
+        claimed_at=datetime.fromisoformat(row["claimed_at"]["S"]),
+        message_ref=ref["S"] if ref else None,
+    )
+
+
+def _ack_row(ack: Ack, at: datetime, chain_index: int | None, old_expiry: date | None) -> Row:
+    row: Row = {
+        "item_id": _s(ack.item_id),
+        "ack_date": _s(_utc_iso(at)),
+        "action": _s(ack.action),
+        "cycle_expiry": _s(ack.cycle_expiry.isoformat()),
+    }
+    if ack.by:
+        row["by_user"] = _s(ack.by)
+    if chain_index is not None:
+        row["chain_index"] = _n(chain_index)
+    for name, value in (
+        ("snooze_until", ack.snooze_until),
+        ("old_expiry", old_expiry),
+        ("new_expiry", ack.new_expiry),
+    ):
+        if value is not None:
+            row[name] = _s(value.isoformat())
+    return row
+
+
+def _ack_from_row(row: Row) -> Ack:
+    def optional_date(name: str) -> date | None:
+        value = row.get(name)
+        return date.fromisoformat(value["S"]) if value else None
+
+    by = row.get("by_user")
+    return Ack(
+        item_id=row["item_id"]["S"],
+        cycle_expiry=date.fromisoformat(row["cycle_expiry"]["S"]),
+        action=row["action"]["S"],
+        at=datetime.fromisoformat(row["ack_date"]["S"]),
+        by=by["S"] if by else "",
+        snooze_until=optional_date("snooze_until"),
+        new_expiry=optional_date("new_expiry"),
+    )
+
+
+def _check_channel(channel: str) -> None:
+    if channel not in CHANNELS:
+        raise ValueError(f"unknown channel {channel!r}: expected one of {', '.join(CHANNELS)}")
+
+
+def _condition_failed(error: ClientError) -> bool:
+    return error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
+
+
+def _backoff(attempt: int) -> None:
+    time.sleep(min(0.05 * 2**attempt, 2.0))
