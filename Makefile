@@ -8,14 +8,17 @@ UV := $(shell command -v uv 2>/dev/null || echo python3 -m uv)
 EXAMPLE := examples/acme
 DEMO_START ?= 2026-11-23
 
-.PHONY: setup demo check-example simulate-example test lint validate sam ci clean
+.PHONY: setup demo check-example run-demo simulate-example test lint validate sam ci clean
 
 setup:
 	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install -q "uv==$(UV_VERSION)"
 	@$(UV) sync --frozen --quiet
 
-# The README's first command: the main job on the bundled example.
-demo: setup check-example simulate-example
+# The README's first command: the main job on the bundled example, through the real handlers.
+demo: setup check-example run-demo
+
+run-demo: setup
+	$(UV) run ew demo --example $(EXAMPLE) --date $(DEMO_START)
 
 check-example: setup
 	$(UV) run ew check --sheet $(EXAMPLE)/registry.csv --rules $(EXAMPLE)/rules.txt --voice $(EXAMPLE)/voice.txt

@@ -6,8 +6,11 @@ import argparse
 import sys
 from collections.abc import Sequence
 from datetime import date
+from pathlib import Path
 
 from opskit.dates import DATE_ORDERS
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "acme"
 
 
 def _iso_date(text: str) -> date:
@@ -46,11 +49,23 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--acks", help="CSV date,item_id,action,value of clicks to replay")
     sim.add_argument("--date-order", choices=DATE_ORDERS, help="how to read numeric dates like 01/03/2026")
     sim.add_argument("--json", action="store_true", help="one JSON object per delivery per line")
+    demo = sub.add_parser("demo", help="run the daily path on the bundled example, through the real handlers")
+    demo.add_argument(
+        "--example", default=str(EXAMPLE), help="folder with registry.csv, rules.txt, voice.txt"
+    )
+    demo.add_argument("--date", type=_iso_date, default=date(2026, 11, 23), help="tick date (a weekday)")
+    demo.add_argument("--timezone", default="Europe/London")
+    demo.add_argument("--holidays", default="GB-ENG")
+    demo.add_argument("--admin", default="ops@acme.example")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "demo":
+        from ew_local.demo import run_demo
+
+        return run_demo(args, sys.stdout)
     if args.command == "check":
         from ew_local.check import run_check
 

@@ -1,4 +1,7 @@
-"""`ew simulate`: replay one tick per day at 08:00 local and print what would be sent."""
+"""`ew simulate`: replay one tick per day at 08:00 local and print what would be sent.
+
+It drives the real daily-tick and dispatch handlers on the local cloud (in-process AWS and a local
+Slack), so what it prints is what the deployed watcher would do, deferrals included."""
 
 from __future__ import annotations
 
@@ -11,17 +14,14 @@ from pathlib import Path
 from typing import TextIO
 from zoneinfo import ZoneInfo
 
-from ew.chain import ACK_ONLY, ACTIONS, RENEW, SNOOZE, Ack, Ping, current_item
-from ew.daily import channel_for, plan_tick
+from ew.chain import ACK_ONLY, ACTIONS, RENEW, SNOOZE, Ack, current_item
+from ew.dispatching import SCHEDULED, SENT
 from ew.items import Item
-from ew.message import message_values
-from ew.rules import Rules
-from ew.settings import Settings
-from ew.voice import Voice, parse_voice
-from ew_local.docs import load_docs
-from opskit.business_time import parse_quiet_hours, plan_delivery
+from ew.runtime import settings_from
+from ew_local.cloud import LocalCloud
+from ew_local.docs import LocalDocs, load_docs
+from opskit.config import ConfigError
 from opskit.dates import parse_date
-from opskit.problems import Problem
 
 TICK_TIME = time(8, 0)
 
@@ -49,7 +49,6 @@ class Delivery:
     send_at: datetime
     deferred: bool
     reason: str | None  # why it is deferred, or why it goes out in quiet time anyway
-    text: str
 
     def as_json(self) -> str:
         return json.dumps(
@@ -105,76 +104,65 @@ def read_acks(path: str) -> list[ScriptedAck]:
 
 
 class Simulation:
-    """In-memory chain state and the pure daily path (the same functions the handlers call)."""
+    """Drives the real daily-tick and dispatch handlers on the local cloud, one tick per day."""
 
-    def __init__(self, items: list[Item], rules: Rules, voice: Voice, settings: Settings):
+    def __init__(self, cloud: LocalCloud, items: list[Item], timezone: str):
+        self.cloud = cloud
         self.items = {i.item_id: i for i in items}
-        self.rules, self.voice, self.settings = rules, voice, settings
-        self.calendar = settings.calendar(rules.closed)
-        self.tz = ZoneInfo(settings.timezone)
-        self.pings: list[Ping] = []
-        self.acks: list[Ack] = []
+        self.tz = ZoneInfo(timezone)
 
     def tick(self, day: date) -> list[Delivery]:
         now = datetime.combine(day, TICK_TIME, self.tz)
-        plan = plan_tick(self.items.values(), self.rules, self.pings, self.acks, day, self.settings.admin)
-        archived = set(plan.archive)
-        self.pings = [p for p in self.pings if p not in archived]
-        deliveries = []
-        for item, move in plan.moves:
-            delivery = plan_delivery(now, self.calendar, deadline=move.anchor)
-            self.pings.append(
-                Ping(
-                    item.item_id,
-                    move.cycle_expiry,
-                    move.chain_index,
-                    move.move,
-                    delivery.send_at.date(),
-                    move.recipient,
-                )
+        self.cloud.fire_schedules(until=now)  # deferrals due by this morning go out first
+        _, outcomes = self.cloud.tick(now)
+        return [
+            Delivery(
+                day,
+                o["item_id"],
+                o["move"],
+                o["recipient"],
+                o["channel"],
+                datetime.fromisoformat(o["send_at"]).astimezone(self.tz),
+                o["status"] == SCHEDULED,
+                o["reason"],
             )
-            deliveries.append(
-                Delivery(
-                    day,
-                    item.item_id,
-                    move.move,
-                    move.recipient,
-                    channel_for(move.recipient),
-                    delivery.send_at,
-                    delivery.deferred,
-                    delivery.reason,
-                    self.voice.render(move.move, message_values(item, move)),
-                )
-            )
-        return deliveries
+            for o in outcomes
+            if o["status"] in (SENT, SCHEDULED)
+        ]
 
     def apply(self, ack: ScriptedAck) -> None:
         listed = self.items.get(ack.item_id)
         if listed is None:
             raise SimulationError(f'acks line {ack.line}: no item "{ack.item_id}" in the sheet')
-        item = current_item(listed, [a for a in self.acks if a.item_id == ack.item_id])
+        _, acks = self.cloud.store.load()
+        item = current_item(listed, [a for a in acks if a.item_id == ack.item_id])
         at = datetime.combine(ack.day, time(12, 0), self.tz)
-        self.acks.append(
-            Ack(
-                item.item_id,
-                item.expiry_date,
-                ack.action,
-                at,
-                by=item.owner,
+        self.cloud.store.record_ack(
+            Ack(item.item_id, item.expiry_date, ack.action, at, by=item.owner,
                 snooze_until=ack.value if ack.action == SNOOZE else None,
-                new_expiry=ack.value if ack.action == RENEW else None,
-            )
-        )
+                new_expiry=ack.value if ack.action == RENEW else None),
+            old_expiry=item.expiry_date,
+        )  # fmt: skip
 
 
 def run_simulate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     try:
-        sim, scripted, skipped = _prepare(args)
+        docs, settings, scripted = _prepare(args)
     except SimulationError as exc:
         print(exc, file=err)
         return 2
-    for problem in skipped:
+    assert docs.registry is not None
+    for problem in docs.registry.problems:
         print(f"skipped: {problem}", file=err)
+    with LocalCloud(settings) as cloud:
+        cloud.mirror(*(Path(p).read_bytes() if p else None for p in (args.sheet, args.rules, args.voice)))
+        sim = Simulation(cloud, docs.registry.items, args.timezone)
+        return _replay(args, sim, scripted, out, err)
+
+
+def _replay(
+    args: argparse.Namespace, sim: Simulation, scripted: list[ScriptedAck], out: TextIO, err: TextIO
+) -> int:
     day = args.start
     for _ in range(args.days):
         deliveries = sim.tick(day)
@@ -196,27 +184,28 @@ def run_simulate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return 0
 
 
-def _prepare(args: argparse.Namespace) -> tuple[Simulation, list[ScriptedAck], list[Problem]]:
-    """The simulation, the scripted clicks, and the sheet rows skipped as bad (reported, not fatal)."""
+def _prepare(args: argparse.Namespace) -> tuple[LocalDocs, dict[str, str], list[ScriptedAck]]:
+    """The documents, the settings for Parameter Store, and the scripted clicks. Bad sheet rows are
+    not fatal (the tick skips and reports them); anything else that is wrong stops the run."""
     docs = load_docs(args.sheet, args.rules, args.voice, args.date_order)
     row_problems = docs.registry.problems if docs.registry else []
     fatal = [p for p in docs.problems if p not in row_problems]
     if fatal or docs.registry is None or docs.rules is None:
         raise SimulationError("\n".join(str(p) for p in fatal))
+    settings = {
+        "timezone": args.timezone,
+        "quiet_hours": args.quiet_hours,
+        "holidays": args.holidays,
+        "admin": args.admin,
+        "date_order": args.date_order,
+    }
+    settings = {name: value for name, value in settings.items() if value}
     try:
-        settings = Settings(
-            timezone=args.timezone,
-            holidays=args.holidays,
-            quiet_hours=parse_quiet_hours(args.quiet_hours),
-            admin=args.admin,
-            date_order=args.date_order,
-        )
-        settings.calendar(docs.rules.closed)
-    except ValueError as exc:
-        raise SimulationError(str(exc)) from None
+        settings_from(settings).calendar(docs.rules.closed)
+    except (ValueError, ConfigError) as exc:
+        raise SimulationError(str(exc).split(": ", 1)[1]) from None
     scripted = read_acks(args.acks) if args.acks else []
-    sim = Simulation(docs.registry.items, docs.rules, docs.voice or parse_voice(""), settings)
-    return sim, scripted, row_problems
+    return docs, settings, scripted
 
 
 def _print_day(day: date, deliveries: list[Delivery], out: TextIO) -> None:
@@ -227,5 +216,3 @@ def _print_day(day: date, deliveries: list[Delivery], out: TextIO) -> None:
         when = d.send_at.strftime("%a %d %b %H:%M %Z")
         note = f" ({'deferred: ' if d.deferred else ''}{d.reason})" if d.reason else ""
         print(f"  {d.item_id:<10} {d.move:<12} -> {d.recipient} by {d.channel}, {when}{note}", file=out)
-        first_line = d.text.strip().splitlines()[0] if d.text.strip() else ""
-        print(f"      {first_line}", file=out)

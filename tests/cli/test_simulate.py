@@ -99,9 +99,6 @@ def test_example_text_shows_the_day_by_day_table(
     assert (
         "  ACME-005   first_alert  -> U04IT00001 by slack, Mon 30 Nov 08:00 GMT (deferred: Saturday)" in lines
     )
-    assert (
-        "      Heads up: *acme.example domain* (domain) runs out on 28 Dec 2026, 30 days from now." in lines
-    )
     assert "  after the tick: ACME-006 renew 2027-03-09" in lines
     assert "2026-11-24 Tue" in lines and lines[lines.index("2026-11-24 Tue") + 1] == "  nothing to send"
 

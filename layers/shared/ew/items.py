@@ -281,3 +281,32 @@ def _and(numbers: list[int]) -> str:
     """[4, 9, 12] -> "4, 9 and 12"."""
     words = [str(n) for n in numbers]
     return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} and {words[-1]}"
+
+
+def item_from_row(row: Mapping[str, str], number: int = 0) -> Item:
+    """The inverse of `item_to_row`, for an item carried in an event (ISO dates, already validated)."""
+
+    def day(col: str) -> date | None:
+        return date.fromisoformat(row[col]) if row.get(col) else None
+
+    known = set(SCHEMA)
+    expiry = day("expiry_date")
+    if expiry is None:
+        raise ValueError(f"item {row.get('item_id')!r} carries no expiry_date")
+    return Item(
+        item_id=row["item_id"],
+        item=row["item"],
+        expiry_date=expiry,
+        owner=row["owner"],
+        row=number,
+        category=row.get("category", ""),
+        owner_email=row.get("owner_email", ""),
+        notice_date=day("notice_date"),
+        first_alert_days=int(row["first_alert_days"]) if row.get("first_alert_days") else None,
+        renewal_term=row.get("renewal_term", ""),
+        notes=row.get("notes", ""),
+        renewal_link=row.get("renewal_link", ""),
+        status=row.get("status", "active") or "active",
+        last_renewed=day("last_renewed"),
+        extra={k: v for k, v in row.items() if k not in known},
+    )

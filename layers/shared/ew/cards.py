@@ -1,0 +1,103 @@
+"""What an owner sees: the Slack card and the email for a move (DESIGN.md §3, §8).
+
+The buttons carry a `PingRef` (item, cycle, chain index) so a click names exactly the ping it answers;
+the email carries the same reference inside signed links.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+
+from ew.chain import ACK_ONLY, RENEW, SNOOZE, Move
+from ew.items import Item
+from ew.message import human_date, message_values
+from ew.voice import Voice
+from opskit.mail import render_html
+from opskit.slack import buttons_block, context, text_section
+
+PING_BLOCK = "ew_ping"
+_BOLD = re.compile(r"\*([^*\n]+)\*")
+BUTTONS = ((RENEW, "Renew"), (SNOOZE, "Snooze"), (ACK_ONLY, "Ack only"))
+
+
+@dataclass(frozen=True)
+class PingRef:
+    item_id: str
+    cycle_expiry: date
+    chain_index: int
+
+    def to_value(self) -> str:
+        # Compact: a button value is limited to 2,000 characters and item ids are the user's.
+        return json.dumps({"i": self.item_id, "c": self.cycle_expiry.isoformat(), "n": self.chain_index})
+
+    @classmethod
+    def from_value(cls, value: str) -> PingRef:
+        data = json.loads(value)
+        return cls(str(data["i"]), date.fromisoformat(data["c"]), int(data["n"]))
+
+    @classmethod
+    def of(cls, move: Move) -> PingRef:
+        return cls(move.item_id, move.cycle_expiry, move.chain_index)
+
+
+def details_line(item: Item, move: Move) -> str:
+    parts = [f"Expires {human_date(item.expiry_date)}"]
+    if item.notice_date:
+        parts.append(f"notice by {human_date(item.notice_date)}")
+    if move.days_left < 0:
+        parts.append(f"{-move.days_left} days overdue")
+    else:
+        parts.append(f"{move.days_left} days left")
+    if item.category:
+        parts.append(item.category)
+    if item.renewal_link:
+        parts.append(f"<{item.renewal_link}|renewal page>")
+    return " · ".join(parts)
+
+
+def slack_card(item: Item, move: Move, voice: Voice) -> tuple[str, list[dict]]:
+    """(fallback text, Block Kit blocks) for chat.postMessage."""
+    # Slack reads <, > and & as markup: a sheet cell must not turn into a link or a mention.
+    values = {
+        k: _mrkdwn_escape(v) if isinstance(v, str) else v for k, v in message_values(item, move).items()
+    }
+    text = voice.render(move.move, values)
+    ref = PingRef.of(move).to_value()
+    blocks = [
+        text_section(text),
+        context(details_line(item, move)),
+        buttons_block(PING_BLOCK, [(action, label, ref) for action, label in BUTTONS], {RENEW: "primary"}),
+    ]
+    return text, blocks
+
+
+def _mrkdwn_escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+@dataclass(frozen=True)
+class Email:
+    subject: str
+    text: str
+    html: str
+
+
+def email_content(item: Item, move: Move, voice: Voice, links: Mapping[str, str]) -> Email:
+    """The alert as an email; `links` maps each action to its signed URL (none when not configured)."""
+    values = message_values(item, move)
+    # The voice doc is written for Slack: *bold* reads as stray asterisks in a plain-text email.
+    body = _BOLD.sub(r"\1", voice.render(move.move, values))
+    details = details_line(item, move).replace(f"<{item.renewal_link}|renewal page>", item.renewal_link)
+    labelled = [(label, links[action]) for action, label in BUTTONS if action in links]
+    text = f"{body}\n\n{details}"
+    if labelled:
+        text += "\n\n" + "\n".join(f"{label}: {url}" for label, url in labelled)
+    return Email(
+        subject=voice.render("email_subject", values),
+        text=text,
+        html=render_html(f"{body}\n\n{details}", labelled),
+    )

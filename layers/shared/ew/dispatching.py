@@ -1,0 +1,264 @@
+"""Dispatch (DESIGN.md §3, §7, §9): one move in, at most one message out.
+
+Every delivery path is at least once (EventBridge, Scheduler, the tick itself), so a ping is claimed
+in ew-pings with a conditional write before anything is sent: a duplicate finds the claim and sends
+nothing. A failed send gives the claim back and raises, so the retry (and finally the DLQ) sees it.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, replace
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from ew.cards import BUTTONS, PingRef, email_content, slack_card
+from ew.chain import Move, Ping
+from ew.daily import channel_for
+from ew.items import Item, item_from_row
+from ew.settings import Settings
+from ew.store import ChainStore
+from ew.ticking import VOICE_KEY, read_object, read_rules
+from ew.voice import Voice, parse_voice
+from opskit.business_time import plan_delivery
+from opskit.mail import build_message, send_raw
+from opskit.problems import DocumentError
+from opskit.schedule import schedule_name, schedule_once
+from opskit.signed_links import sign
+from opskit.slack import SlackGateway, SlackUnavailable
+
+log = logging.getLogger(__name__)
+
+LINK_LIFETIME = timedelta(days=14)
+SENT, SCHEDULED, DUPLICATE = "sent", "scheduled", "duplicate"
+
+
+class DispatchError(RuntimeError):
+    """The move cannot be delivered; the message says why in plain words."""
+
+
+@dataclass
+class DispatchDeps:
+    store: ChainStore
+    s3: Any
+    ses: Any
+    scheduler: Any
+    slack: SlackGateway | None  # None: no bot token configured, everything goes by email
+    settings: Settings
+    rules_bucket: str
+    link_secret: bytes | None
+    action_url: str  # the ack-handler's URL for email links ("" = no links)
+    dispatch_arn: str
+    scheduler_role_arn: str
+    schedule_group: str
+    dlq_arn: str | None = None
+
+
+@dataclass(frozen=True)
+class Request:
+    item: Item
+    move: Move
+    decided_at: datetime
+    deliver_at: datetime | None  # set when a deferral schedule fired
+    detail: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: str
+    item_id: str
+    move: str
+    recipient: str
+    channel: str
+    send_at: datetime
+    reason: str | None = None
+    fell_back: bool = False  # Slack failed and the email went instead
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "status": self.status,
+            "item_id": self.item_id,
+            "move": self.move,
+            "recipient": self.recipient,
+            "channel": self.channel,
+            "send_at": self.send_at.isoformat(),
+            "reason": self.reason,
+            "fell_back": self.fell_back,
+        }
+
+
+def parse_request(event: dict[str, Any]) -> Request:
+    """An EventBridge move event, or the payload of a deferral schedule (`deferred: true`)."""
+    try:
+        detail = event["detail"]
+        m = detail["move"]
+        move = Move(
+            item_id=m["item_id"],
+            move=m["move"],
+            recipient=m["recipient"],
+            days_left=int(m["days_left"]),
+            anchor=date.fromisoformat(m["anchor"]),
+            cycle_expiry=date.fromisoformat(m["cycle_expiry"]),
+            chain_index=int(m["chain_index"]),
+            escalated_from=m.get("escalated_from"),
+        )
+        deliver_at = datetime.fromisoformat(event["deliver_at"]) if event.get("deferred") else None
+        return Request(
+            item_from_row(detail["item"]),
+            move,
+            datetime.fromisoformat(detail["decided_at"]),
+            deliver_at,
+            detail,
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise DispatchError(f"not a move event this function understands ({exc!r})") from exc
+
+
+def dispatch(event: dict[str, Any], deps: DispatchDeps) -> Outcome:
+    request = parse_request(event)
+    if request.deliver_at is not None:
+        return _deliver_deferred(request, deps)
+
+    move = request.move
+    calendar = deps.settings.calendar(read_rules(deps.s3, deps.rules_bucket).closed)
+    plan = plan_delivery(request.decided_at, calendar, deadline=move.anchor)
+    ping = Ping(
+        move.item_id,
+        move.cycle_expiry,
+        move.chain_index,
+        move.move,
+        calendar.local_date(plan.send_at),
+        move.recipient,
+    )
+    planned = channel_for(move.recipient)
+    outcome = Outcome(SENT, move.item_id, move.move, move.recipient, planned, plan.send_at, plan.reason)
+
+    if plan.deferred:
+        if not deps.store.claim(ping, plan.send_at, planned, "scheduled"):
+            return _duplicate(outcome)
+        try:
+            _schedule(request, plan.send_at, deps)
+        except Exception:
+            deps.store.release(move.item_id, move.chain_index)
+            raise
+        return _with(outcome, status=SCHEDULED)
+
+    if not deps.store.claim(ping, plan.send_at, planned, "sending"):
+        return _duplicate(outcome)
+    try:
+        channel, ref, fell_back = deliver(request.item, move, read_voice(deps), request.decided_at, deps)
+    except Exception:
+        deps.store.release(move.item_id, move.chain_index)
+        raise
+    deps.store.mark_sent(move.item_id, move.chain_index, channel, ref)
+    return _with(outcome, channel=channel, fell_back=fell_back)
+
+
+def _deliver_deferred(request: Request, deps: DispatchDeps) -> Outcome:
+    assert request.deliver_at is not None
+    # The message says how many days are left on the day it arrives, not on the day it was decided.
+    delivery_day = request.deliver_at.astimezone(ZoneInfo(deps.settings.timezone)).date()
+    move = replace(request.move, days_left=(request.move.anchor - delivery_day).days)
+    outcome = Outcome(
+        SENT, move.item_id, move.move, move.recipient, channel_for(move.recipient), request.deliver_at
+    )
+    if not deps.store.start_deferred(move.item_id, move.chain_index, move.cycle_expiry):
+        return _duplicate(outcome)
+    try:
+        channel, ref, fell_back = deliver(request.item, move, read_voice(deps), request.deliver_at, deps)
+    except Exception:
+        deps.store.return_to_scheduled(move.item_id, move.chain_index)
+        raise
+    deps.store.mark_sent(move.item_id, move.chain_index, channel, ref)
+    return _with(outcome, channel=channel, fell_back=fell_back)
+
+
+def _schedule(request: Request, at: datetime, deps: DispatchDeps) -> None:
+    move = request.move
+    name = schedule_name("ping", move.item_id, move.cycle_expiry.isoformat(), str(move.chain_index))
+    schedule_once(
+        deps.scheduler,
+        name,
+        at,
+        deps.settings.timezone,
+        deps.dispatch_arn,
+        deps.scheduler_role_arn,
+        {"deferred": True, "deliver_at": at.isoformat(), "detail": request.detail},
+        group=deps.schedule_group,
+        dlq_arn=deps.dlq_arn,
+    )
+
+
+def deliver(item: Item, move: Move, voice: Voice, now: datetime, deps: DispatchDeps) -> tuple[str, str, bool]:
+    """Send the message; returns (channel, message reference, fell back to email)."""
+    slack_user = _slack_user(move.recipient, deps.slack)
+    if slack_user and deps.slack:
+        text, blocks = slack_card(item, move, voice)
+        try:
+            posted = deps.slack.post(slack_user, text, blocks)
+            return "slack", f"{posted.channel}/{posted.ts}", False
+        except SlackUnavailable as exc:
+            log.warning("Slack failed for %s, sending email instead: %s", move.item_id, exc)
+    address = _email_address(item, move, deps.settings)
+    email = email_content(item, move, voice, _links(move, now, deps))
+    message = build_message(deps.settings.sender, address, email.subject, email.text, email.html)
+    return "email", send_raw(deps.ses, message), slack_user is not None
+
+
+def _slack_user(recipient: str, slack: SlackGateway | None) -> str | None:
+    if slack is None:
+        return None
+    if "@" not in recipient:
+        return recipient
+    try:
+        return slack.user_id_for_email(recipient)
+    except SlackUnavailable as exc:
+        log.warning("Slack lookup failed, sending email instead: %s", exc)
+        return None
+
+
+def _email_address(item: Item, move: Move, settings: Settings) -> str:
+    if "@" in move.recipient:
+        return move.recipient
+    if move.recipient == item.owner and item.owner_email:
+        return item.owner_email
+    if settings.admin and "@" in settings.admin:
+        return settings.admin
+    raise DispatchError(
+        f"{move.item_id}: Slack is unavailable and there is no email address for {move.recipient}: "
+        "add an owner_email column value or set an email admin in /ew/config/admin"
+    )
+
+
+def _links(move: Move, now: datetime, deps: DispatchDeps) -> dict[str, str]:
+    if not deps.action_url or not deps.link_secret:
+        log.warning("email links are off: no action URL or link secret configured")
+        return {}
+    ref = PingRef.of(move)
+    links = {}
+    for action, _label in BUTTONS:
+        claims = {"i": ref.item_id, "c": ref.cycle_expiry.isoformat(), "n": ref.chain_index, "a": action}
+        token = sign(deps.link_secret, claims, now + LINK_LIFETIME)
+        links[action] = f"{deps.action_url.rstrip('/')}/email?t={token}"
+    return links
+
+
+def read_voice(deps: DispatchDeps) -> Voice:
+    data = read_object(deps.s3, deps.rules_bucket, VOICE_KEY)
+    try:
+        return parse_voice(data.decode("utf-8-sig") if data else "", VOICE_KEY)
+    except DocumentError as exc:
+        # drive-sync never mirrors a voice doc that does not parse; if one got there by hand, the
+        # built-in wording is better than no alert at all.
+        log.error("voice.txt does not parse, using the built-in wording: %s", exc)
+        return Voice()
+
+
+def _duplicate(outcome: Outcome) -> Outcome:
+    log.info("duplicate delivery of %s ping %s: nothing sent", outcome.item_id, outcome.move)
+    return _with(outcome, status=DUPLICATE)
+
+
+def _with(outcome: Outcome, **changes: Any) -> Outcome:
+    return replace(outcome, **changes)

@@ -1,0 +1,145 @@
+"""Wiring for the Lambdas: settings from Parameter Store, secrets, clients and tables from the
+environment the template sets. Built once per container (cold start) and reused; `reset()` forgets it
+(tests and the local runner, which start new in-process AWS stand-ins)."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+from functools import cache
+from typing import Any
+
+import boto3
+
+from ew.dispatching import DispatchDeps
+from ew.settings import Settings
+from ew.store import ChainStore
+from ew.ticking import TickDeps
+from opskit import config
+from opskit.business_time import parse_quiet_hours
+from opskit.dates import check_date_order
+from opskit.slack import SlackGateway, make_client
+
+log = logging.getLogger(__name__)
+
+
+def env(name: str, default: str | None = None) -> str:
+    value = os.environ.get(name, default)
+    if value is None:
+        raise config.ConfigError(f"the environment variable {name} is not set (see template.yaml)")
+    return value
+
+
+def settings_from(values: dict[str, str], path: str = "/ew/config/") -> Settings:
+    """Settings from Parameter Store values (names relative to the path). Bad values are refused with
+    the parameter's full name, so the operator knows which one to fix."""
+    unknown = sorted(set(values) - set(_PARSERS))
+    if unknown:
+        log.warning("ignoring unknown settings under %s: %s", path, ", ".join(unknown))
+    kwargs: dict[str, Any] = {}
+    for name, parse in _PARSERS.items():
+        if name in values:
+            try:
+                kwargs[name] = parse(values[name].strip())
+            except ValueError as exc:
+                raise config.ConfigError(f"{path}{name}: {exc}") from None
+    settings = Settings(**kwargs)
+    try:
+        settings.calendar()  # the timezone and holiday region are checked now, not at the first send
+    except ValueError as exc:
+        raise config.ConfigError(f"{path}timezone / {path}holidays: {exc}") from None
+    return settings
+
+
+def _date_order(value: str) -> str | None:
+    check_date_order(value or None)
+    return value or None
+
+
+def _list(value: str) -> tuple[str, ...]:
+    return tuple(v.strip() for v in value.split(",") if v.strip())
+
+
+_PARSERS: dict[str, Callable[[str], Any]] = {
+    "timezone": str,
+    "holidays": lambda v: v or None,
+    "quiet_hours": parse_quiet_hours,
+    "admin": lambda v: v or None,
+    "date_order": _date_order,
+    "sender": str,
+    "digest_channel": str,
+    "intake_channel": str,
+    "summary_recipients": _list,
+    "calendar_ids": _list,
+}
+
+
+@cache
+def settings() -> Settings:
+    path = env("EW_CONFIG_PATH", "/ew/config/")
+    return settings_from(config.get_parameters_by_path(path), path)
+
+
+@cache
+def client(service: str) -> Any:
+    return boto3.client(service)  # type: ignore[call-overload]
+
+
+def chain_store() -> ChainStore:
+    return ChainStore(client("dynamodb"), env("EW_PINGS_TABLE"), env("EW_ACK_TABLE"), env("EW_ARCHIVE_TABLE"))
+
+
+def tick_deps() -> TickDeps:
+    return TickDeps(
+        s3=client("s3"),
+        events=client("events"),
+        store=chain_store(),
+        registry_bucket=env("EW_REGISTRY_BUCKET"),
+        rules_bucket=env("EW_RULES_BUCKET"),
+        settings=settings(),
+    )
+
+
+@cache
+def slack() -> SlackGateway | None:
+    try:
+        token = config.get_secret_text(env("EW_SLACK_TOKEN_SECRET", "ew/slack/bot-token"))
+    except config.ConfigError as exc:
+        # Without a bot token every alert still goes out, by email; the log says why.
+        log.error("Slack is off: %s", exc)
+        return None
+    return SlackGateway(make_client(token, base_url=os.environ.get("EW_SLACK_API_URL") or None))
+
+
+def link_secret() -> bytes | None:
+    try:
+        return config.get_secret_text(env("EW_LINK_SECRET", "ew/email/link-secret")).encode()
+    except config.ConfigError as exc:
+        log.error("email action links are off: %s", exc)
+        return None
+
+
+def dispatch_deps() -> DispatchDeps:
+    return DispatchDeps(
+        store=chain_store(),
+        s3=client("s3"),
+        ses=client("ses"),
+        scheduler=client("scheduler"),
+        slack=slack(),
+        settings=settings(),
+        rules_bucket=env("EW_RULES_BUCKET"),
+        link_secret=link_secret(),
+        action_url=env("EW_ACTION_URL", ""),
+        dispatch_arn=env("EW_DISPATCH_ARN"),
+        scheduler_role_arn=env("EW_SCHEDULER_ROLE_ARN"),
+        schedule_group=env("EW_SCHEDULE_GROUP", "default"),
+        dlq_arn=os.environ.get("EW_DEFERRAL_DLQ_ARN") or None,
+    )
+
+
+def reset() -> None:
+    settings.cache_clear()
+    client.cache_clear()
+    slack.cache_clear()
+    config.clear_cache()

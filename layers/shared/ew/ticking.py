@@ -1,0 +1,129 @@
+"""The daily tick (DESIGN.md §3, §6): registry + rules from S3, chain state from DynamoDB, one event
+per move on the default bus. No Bedrock, no Slack: deciding is all it does."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from botocore.exceptions import ClientError
+
+from ew.chain import Move
+from ew.daily import plan_tick
+from ew.items import Item, item_to_row, load_registry
+from ew.rules import Rules, parse_rules
+from ew.settings import Settings
+from ew.store import ChainStore
+from opskit.events import event_entry, put_all
+
+log = logging.getLogger(__name__)
+
+SOURCE = "expiry-watcher"
+REGISTRY_KEY = "registry.csv"
+RULES_KEY = "rules.txt"
+VOICE_KEY = "voice.txt"
+
+
+class TickError(RuntimeError):
+    """The tick could not do its job; the message says why in plain words."""
+
+
+@dataclass
+class TickReport:
+    tick_date: date
+    items: int = 0
+    moves: Counter[str] = field(default_factory=Counter)
+    skipped: list[str] = field(default_factory=list)  # bad rows, as the admin reads them
+    archived: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "tick_date": self.tick_date.isoformat(),
+            "items": self.items,
+            "moves": dict(self.moves),
+            "skipped": self.skipped,
+            "archived": self.archived,
+        }
+
+
+@dataclass
+class TickDeps:
+    s3: Any
+    events: Any
+    store: ChainStore
+    registry_bucket: str
+    rules_bucket: str
+    settings: Settings
+
+
+def read_object(s3: Any, bucket: str, key: str) -> bytes | None:
+    """The object's bytes, or None when it does not exist (not mirrored yet)."""
+    try:
+        return s3.get_object(Bucket=bucket, Key=key)["Body"].read()  # type: ignore[no-any-return]
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+            return None
+        raise
+
+
+def read_rules(s3: Any, bucket: str) -> Rules:
+    data = read_object(s3, bucket, RULES_KEY)
+    if data is None:
+        log.warning("rules.txt is not mirrored yet: using the built-in rules")
+    # drive-sync mirrors only a doc that parses, so a parse error here means someone wrote to the
+    # bucket by hand: failing loudly (alarm) beats guessing.
+    return parse_rules(data.decode("utf-8-sig") if data else "", RULES_KEY)
+
+
+def move_event(item: Item, move: Move, decided_at: datetime) -> dict[str, Any]:
+    detail = {
+        "item": item_to_row(item),
+        "move": {
+            "item_id": move.item_id,
+            "move": move.move,
+            "recipient": move.recipient,
+            "days_left": move.days_left,
+            "anchor": move.anchor,
+            "cycle_expiry": move.cycle_expiry,
+            "chain_index": move.chain_index,
+            "escalated_from": move.escalated_from,
+        },
+        "decided_at": decided_at,
+    }
+    return event_entry(SOURCE, f"ew.{move.move}", detail)
+
+
+def run_tick(deps: TickDeps, now: datetime) -> TickReport:
+    today = now.astimezone(ZoneInfo(deps.settings.timezone)).date()
+    report = TickReport(today)
+    data = read_object(deps.s3, deps.registry_bucket, REGISTRY_KEY)
+    if data is None:
+        raise TickError("registry.csv is not in the registry bucket yet: has drive-sync run?")
+    registry = load_registry(data, REGISTRY_KEY, date_order=deps.settings.date_order)
+    report.items = len(registry.items)
+    report.skipped = [str(p) for p in registry.problems]
+    rules = read_rules(deps.s3, deps.rules_bucket)
+
+    pings, acks = deps.store.load()
+    plan = plan_tick(registry.items, rules, pings, acks, today, deps.settings.admin)
+    # Archive first: a closed chain's pings must leave ew-pings before the new chain reuses index 0.
+    report.archived = deps.store.archive(plan.archive)
+
+    entries = [move_event(item, move, now) for item, move in plan.moves]
+    failed = put_all(deps.events, entries)
+    report.moves = Counter(move.move for _, move in plan.moves)
+    if failed:
+        # Raising makes the scheduler retry the whole tick; dispatch's claims make the resent
+        # events harmless, so nothing is sent twice and nothing is lost.
+        ids = sorted({_item_id(entry) for entry in failed})
+        raise TickError(f"{len(failed)} of {len(entries)} events were not accepted by EventBridge: {ids}")
+    return report
+
+
+def _item_id(entry: dict[str, Any]) -> str:
+    return str(json.loads(entry["Detail"])["move"]["item_id"])

@@ -1,0 +1,36 @@
+"""daily-tick: decide today's moves and put them on the default bus (DESIGN.md §3, §6)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from ew import runtime
+from ew.ticking import run_tick
+
+logger = Logger()
+metrics = Metrics()
+
+
+def tick_time(event: dict[str, Any]) -> datetime:
+    """The schedule passes `<aws.scheduler.scheduled-time>`: a retried or late run still ticks for the
+    day it was meant for. A manual invoke without it ticks now."""
+    scheduled = (event or {}).get("scheduled_time")
+    return datetime.fromisoformat(scheduled.replace("Z", "+00:00")) if scheduled else datetime.now(UTC)
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    report = run_tick(runtime.tick_deps(), tick_time(event))
+    for move, count in report.moves.items():
+        metrics.add_metric(name=f"Moves_{move}", unit=MetricUnit.Count, value=count)
+    metrics.add_metric(name="RowsSkipped", unit=MetricUnit.Count, value=len(report.skipped))
+    for problem in report.skipped:
+        logger.warning("skipped a bad sheet row", problem=problem)
+    logger.info("tick done", **report.as_dict())
+    return report.as_dict()
