@@ -210,7 +210,7 @@ class LocalCloud:
         return report, self._drain_events()
 
     def _drain_events(self) -> list[dict[str, Any]]:
-        outcomes = []
+        outcomes: list[dict[str, Any]] = []
         while True:
             batch = self.sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10)
             messages = batch.get("Messages", [])
@@ -221,7 +221,7 @@ class LocalCloud:
                 self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
 
     def dispatch(self, event: dict[str, Any]) -> dict[str, Any]:
-        return self.dispatch_handler(event, LambdaContext(f"{PREFIX}-dispatch"))  # type: ignore[no-any-return]
+        return self.dispatch_handler(event, LambdaContext(f"{PREFIX}-dispatch"))
 
     def pending_schedules(self) -> list[tuple[datetime, str, dict[str, Any]]]:
         """(when, name, input) of every one-off schedule dispatch created and that has not fired."""

@@ -33,7 +33,7 @@ HEADER = "item_id,item,category,expiry_date,owner,owner_email\n"
 
 
 def event(name: str) -> dict[str, Any]:
-    return json.loads((EVENTS / name).read_text())  # type: ignore[no-any-return]
+    return json.loads((EVENTS / name).read_text())
 
 
 @pytest.fixture
@@ -44,7 +44,7 @@ def cloud() -> Iterator[LocalCloud]:
 
 def emails(cloud: LocalCloud) -> list[email.message.EmailMessage]:
     return [
-        email.message_from_string(m["raw_data"], policy=policy.default)  # type: ignore[misc]
+        email.message_from_string(m["raw_data"], policy=policy.default)
         for m in cloud.sent_emails()
     ]
 
@@ -72,7 +72,9 @@ def test_first_alert_becomes_a_slack_dm_with_renew_snooze_ack_buttons(cloud: Loc
     actions = next(b for b in dm["blocks"] if b["type"] == "actions")
     assert [e["action_id"] for e in actions["elements"]] == ["renew", "snooze", "ack_only"]
     assert {json.loads(e["value"])["i"] for e in actions["elements"]} == {"ACME-002"}
-    assert json.loads(actions["elements"][0]["value"]) == {"i": "ACME-002", "c": "2026-12-15", "n": 0}
+    assert json.loads(actions["elements"][0]["value"]) == {
+        "i": "ACME-002", "c": "2026-12-15", "n": 0, "x": "Public liability insurance", "d": "2027-12-15"
+    }  # fmt: skip
     context = next(b for b in dm["blocks"] if b["type"] == "context")
     assert "Expires 15 Dec 2026 · 22 days left · insurance" in context["elements"][0]["text"]
     record = cloud.store.get("ACME-002", 0)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from ew.chain import ACK_ONLY, RENEW, SNOOZE, Move
-from ew.items import Item
+from ew.items import Item, add_term
 from ew.message import human_date, message_values
 from ew.voice import Voice
 from opskit.mail import render_html
@@ -30,9 +30,10 @@ class PingRef:
     cycle_expiry: date
     chain_index: int
 
-    def to_value(self) -> str:
+    def to_value(self, **extra: str) -> str:
         # Compact: a button value is limited to 2,000 characters and item ids are the user's.
-        return json.dumps({"i": self.item_id, "c": self.cycle_expiry.isoformat(), "n": self.chain_index})
+        data = {"i": self.item_id, "c": self.cycle_expiry.isoformat(), "n": self.chain_index}
+        return json.dumps({**data, **extra})
 
     @classmethod
     def from_value(cls, value: str) -> PingRef:
@@ -66,13 +67,29 @@ def slack_card(item: Item, move: Move, voice: Voice) -> tuple[str, list[dict]]:
         k: _mrkdwn_escape(v) if isinstance(v, str) else v for k, v in message_values(item, move).items()
     }
     text = voice.render(move.move, values)
-    ref = PingRef.of(move).to_value()
+    buttons = [(action, label, button_value(item, move, action)) for action, label in BUTTONS]
     blocks = [
         text_section(text),
         context(details_line(item, move)),
-        buttons_block(PING_BLOCK, [(action, label, ref) for action, label in BUTTONS], {RENEW: "primary"}),
+        buttons_block(PING_BLOCK, buttons, {RENEW: "primary"}),
     ]
     return text, blocks
+
+
+def renewal_default(item: Item) -> date:
+    """The Renew modal's prefilled date: expiry + renewal term (a year when the sheet gives none)."""
+    try:
+        return add_term(item.expiry_date, item.renewal_term or "1 year")
+    except ValueError:
+        return add_term(item.expiry_date, "1 year")
+
+
+def button_value(item: Item, move: Move, action: str) -> str:
+    """The ping reference, plus what the modal needs without reading the sheet (Slack's 3 s)."""
+    extra = {"x": item.item[:100]}
+    if action == RENEW:
+        extra["d"] = renewal_default(item).isoformat()
+    return PingRef.of(move).to_value(**extra)
 
 
 def _mrkdwn_escape(text: str) -> str:

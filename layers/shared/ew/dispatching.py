@@ -13,8 +13,8 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from ew.cards import BUTTONS, PingRef, email_content, slack_card
-from ew.chain import Move, Ping
+from ew.cards import BUTTONS, PingRef, email_content, renewal_default, slack_card
+from ew.chain import RENEW, Move, Ping
 from ew.daily import channel_for
 from ew.items import Item, item_from_row
 from ew.settings import Settings
@@ -201,7 +201,7 @@ def deliver(item: Item, move: Move, voice: Voice, now: datetime, deps: DispatchD
         except SlackUnavailable as exc:
             log.warning("Slack failed for %s, sending email instead: %s", move.item_id, exc)
     address = _email_address(item, move, deps.settings)
-    email = email_content(item, move, voice, _links(move, now, deps))
+    email = email_content(item, move, voice, _links(item, move, address, now, deps))
     message = build_message(deps.settings.sender, address, email.subject, email.text, email.html)
     return "email", send_raw(deps.ses, message), slack_user is not None
 
@@ -231,14 +231,19 @@ def _email_address(item: Item, move: Move, settings: Settings) -> str:
     )
 
 
-def _links(move: Move, now: datetime, deps: DispatchDeps) -> dict[str, str]:
+def _links(item: Item, move: Move, address: str, now: datetime, deps: DispatchDeps) -> dict[str, str]:
     if not deps.action_url or not deps.link_secret:
         log.warning("email links are off: no action URL or link secret configured")
         return {}
     ref = PingRef.of(move)
     links = {}
     for action, _label in BUTTONS:
-        claims = {"i": ref.item_id, "c": ref.cycle_expiry.isoformat(), "n": ref.chain_index, "a": action}
+        # The link names the ping, the action, the item (for the page) and who it was sent to (the
+        # audit's "by"); the renew default saves the page a sheet read.
+        claims = {"i": ref.item_id, "c": ref.cycle_expiry.isoformat(), "n": ref.chain_index, "a": action,
+                  "x": item.item[:100], "b": address}  # fmt: skip
+        if action == RENEW:
+            claims["d"] = renewal_default(item).isoformat()
         token = sign(deps.link_secret, claims, now + LINK_LIFETIME)
         links[action] = f"{deps.action_url.rstrip('/')}/email?t={token}"
     return links

@@ -72,6 +72,8 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "intake_channel": str,
     "summary_recipients": _list,
     "calendar_ids": _list,
+    "registry_sheet_id": str,
+    "registry_sheet_tab": str,
 }
 
 
@@ -83,7 +85,7 @@ def settings() -> Settings:
 
 @cache
 def client(service: str) -> Any:
-    return boto3.client(service)  # type: ignore[call-overload]
+    return boto3.client(service)
 
 
 def chain_store() -> ChainStore:

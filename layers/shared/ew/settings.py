@@ -21,6 +21,8 @@ class Settings:
     intake_channel: str = ""
     summary_recipients: tuple[str, ...] = field(default_factory=tuple)
     calendar_ids: tuple[str, ...] = field(default_factory=tuple)
+    registry_sheet_id: str = ""  # the Google Sheet the renew button writes back to
+    registry_sheet_tab: str = ""  # its tab ("" = the first one)
 
     def calendar(self, closed: Iterable[date] = ()) -> BusinessCalendar:
         country, region = parse_holiday_region(self.holidays)

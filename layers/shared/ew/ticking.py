@@ -64,7 +64,7 @@ class TickDeps:
 def read_object(s3: Any, bucket: str, key: str) -> bytes | None:
     """The object's bytes, or None when it does not exist (not mirrored yet)."""
     try:
-        return s3.get_object(Bucket=bucket, Key=key)["Body"].read()  # type: ignore[no-any-return]
+        return s3.get_object(Bucket=bucket, Key=key)["Body"].read()
     except ClientError as exc:
         if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
             return None
