@@ -9,11 +9,13 @@ Scheduler schedules are fired into dispatch when the simulated clock reaches the
 
 from __future__ import annotations
 
+import base64
 import importlib.util
 import json
 import os
 import re
 import sys
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
@@ -21,15 +23,19 @@ from datetime import datetime
 from pathlib import Path
 from types import ModuleType
 from typing import Any
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 import boto3
 from moto import mock_aws
+from slack_sdk.signature import SignatureVerifier
 
 from ew import runtime
 from ew.store import ChainStore, create_tables
 from ew.ticking import REGISTRY_KEY, RULES_KEY, SOURCE, VOICE_KEY
+from ew_local.fake_google import FakeGoogle, service_account_info
 from ew_local.fake_slack import FakeSlack
+from opskit.table import Table, read_table
 
 ROOT = Path(__file__).resolve().parents[2]
 REGION = "us-east-1"
@@ -54,7 +60,12 @@ NAMES = {
     "EW_DISPATCH_ARN": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{PREFIX}-dispatch",
     "EW_SCHEDULER_ROLE_ARN": f"arn:aws:iam::{ACCOUNT}:role/{PREFIX}-scheduler",
     "EW_ACTION_URL": ACTION_URL,
+    "EW_SLACK_SIGNING_SECRET": "ew/slack/signing-secret",
+    "EW_DRIVE_SA_SECRET": "ew/drive/sa",
 }
+SIGNING_SECRET = "local-slack-signing-secret"
+SHEET_ID = "local-registry-sheet"
+SHEET_TAB = "Registry"
 _AT = re.compile(r"at\((\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)\)")
 
 
@@ -85,7 +96,7 @@ def load_handler(function: str) -> ModuleType:
     return module
 
 
-def _environment(slack_url: str, quiet_logs: bool) -> dict[str, str]:
+def _environment(slack_url: str, google_url: str, quiet_logs: bool) -> dict[str, str]:
     values = {
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
@@ -98,6 +109,8 @@ def _environment(slack_url: str, quiet_logs: bool) -> dict[str, str]:
         "POWERTOOLS_METRICS_NAMESPACE": "ExpiryWatcher",
         "POWERTOOLS_METRICS_DISABLED": "true",
         "EW_SLACK_API_URL": slack_url,
+        "EW_GOOGLE_API_URL": google_url,
+        "EW_LOCAL_ASYNC": "1",
         **NAMES,
     }
     if quiet_logs:
@@ -130,18 +143,23 @@ class LocalCloud:
     ):
         self.settings = dict(settings)
         self.slack = FakeSlack(dict(slack_users or {}))
+        self.google = FakeGoogle()
         self.quiet_logs = quiet_logs
         self._stack = ExitStack()
+        self.tasks_run: list[dict[str, Any]] = []
 
     def __enter__(self) -> LocalCloud:
         self._stack.enter_context(self.slack)
-        self._stack.enter_context(_patched_env(_environment(self.slack.url, self.quiet_logs)))
+        self._stack.enter_context(self.google)
+        env = _environment(self.slack.url, self.google.url, self.quiet_logs)
+        self._stack.enter_context(_patched_env(env))
         self._stack.enter_context(mock_aws())
         runtime.reset()
         self._stack.callback(runtime.reset)
         self._provision()
         self.tick_handler = load_handler("daily_tick").handler
         self.dispatch_handler = load_handler("dispatch").handler
+        self.ack_handler = load_handler("ack_handler").handler
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -166,11 +184,16 @@ class LocalCloud:
         for bucket in (NAMES["EW_REGISTRY_BUCKET"], NAMES["EW_RULES_BUCKET"]):
             self.s3.create_bucket(Bucket=bucket)
         ssm = boto3.client("ssm")
-        for name, value in {"sender": SENDER, **self.settings}.items():
+        defaults = {"sender": SENDER, "registry_sheet_id": SHEET_ID, "registry_sheet_tab": SHEET_TAB}
+        for name, value in {**defaults, **self.settings}.items():
             ssm.put_parameter(Name=f"{NAMES['EW_CONFIG_PATH']}{name}", Value=value, Type="String")
         secrets = boto3.client("secretsmanager")
         secrets.create_secret(Name=NAMES["EW_SLACK_TOKEN_SECRET"], SecretString="xoxb-local-demo-token")
         secrets.create_secret(Name=NAMES["EW_LINK_SECRET"], SecretString=LINK_SECRET)
+        secrets.create_secret(Name=NAMES["EW_SLACK_SIGNING_SECRET"], SecretString=SIGNING_SECRET)
+        secrets.create_secret(
+            Name=NAMES["EW_DRIVE_SA_SECRET"], SecretString=json.dumps(service_account_info(self.google))
+        )
         boto3.client("ses").verify_email_identity(EmailAddress=SENDER)
         self.scheduler.create_schedule_group(Name=NAMES["EW_SCHEDULE_GROUP"])
         # The template's rule targets dispatch; moto cannot invoke a Lambda target, so the same
@@ -194,6 +217,11 @@ class LocalCloud:
     # -- what drive-sync would mirror ---------------------------------------------------------------
 
     def mirror(self, registry: bytes, rules: bytes | None = None, voice: bytes | None = None) -> None:
+        """Put the docs where drive-sync would, and the sheet itself behind the Google stand-in."""
+        table = read_table(registry, REGISTRY_KEY)
+        self.google.add_sheet(
+            SHEET_ID, SHEET_TAB, [table.header, *(_cells(table, r.values) for r in table.rows)]
+        )
         self.s3.put_object(Bucket=NAMES["EW_REGISTRY_BUCKET"], Key=REGISTRY_KEY, Body=registry)
         for key, body in ((RULES_KEY, rules), (VOICE_KEY, voice)):
             if body is not None:
@@ -246,6 +274,62 @@ class LocalCloud:
                 self.scheduler.delete_schedule(Name=name, GroupName=NAMES["EW_SCHEDULE_GROUP"])
         return outcomes
 
+    # -- clicks: the Function URL in front of ack-handler ---------------------------------------------
+
+    def http(
+        self,
+        method: str,
+        path: str,
+        body: str = "",
+        headers: Mapping[str, str] | None = None,
+        query: Mapping[str, str] | None = None,
+        base64_body: bool = False,
+        run_tasks: bool = True,
+    ) -> dict[str, Any]:
+        """One request through the Function URL (payload format 2.0), then the asynchronous work it
+        queued, as Lambda would run it a moment after the answer."""
+        sent = base64.b64encode(body.encode()).decode() if base64_body else body
+        event = function_url_event(method, path, sent, dict(headers or {}), dict(query or {}), base64_body)
+        answer = self.ack_handler(event, LambdaContext(f"{PREFIX}-ack-handler"))
+        if run_tasks:
+            self.tasks_run.extend(self.run_tasks())
+        return answer
+
+    def slack_click(
+        self,
+        payload: Mapping[str, Any],
+        *,
+        retry: int | None = None,
+        age_seconds: int = 0,
+        secret: str | None = None,
+        run_tasks: bool = True,
+    ) -> dict[str, Any]:
+        """A Slack interactivity request, signed as Slack signs it."""
+        body = urlencode({"payload": json.dumps(payload)})
+        timestamp = str(int(time.time()) - age_seconds)
+        signature = SignatureVerifier(secret or SIGNING_SECRET).generate_signature(
+            timestamp=timestamp, body=body
+        )
+        headers = {
+            "content-type": "application/x-www-form-urlencoded",
+            "x-slack-request-timestamp": timestamp,
+            "x-slack-signature": signature or "",
+        }
+        if retry is not None:
+            headers["x-slack-retry-num"] = str(retry)
+            headers["x-slack-retry-reason"] = "http_timeout"
+        return self.http("POST", "/slack/actions", body, headers, run_tasks=run_tasks)
+
+    def run_tasks(self) -> list[dict[str, Any]]:
+        results = []
+        while runtime.LOCAL_TASKS:
+            task = runtime.LOCAL_TASKS.pop(0)
+            results.append(self.ack_handler(task, LambdaContext(f"{PREFIX}-ack-handler")))
+        return results
+
+    def sheet_rows(self) -> list[list[str]]:
+        return self.google.rows(SHEET_ID, SHEET_TAB)
+
     # -- what the user would see --------------------------------------------------------------------
 
     def sent_emails(self) -> list[dict[str, Any]]:
@@ -255,3 +339,42 @@ class LocalCloud:
         backend = ses_backends[ACCOUNT][REGION]
         return [{"source": m.source, "destinations": m.destinations, "raw_data": m.raw_data}
                 for m in backend.sent_messages]  # fmt: skip
+
+
+def _cells(table: Table, values: Mapping[str, str]) -> list[str]:
+    return [values.get(column, "") for column in table.columns]
+
+
+def function_url_event(
+    method: str, path: str, body: str, headers: dict[str, str], query: dict[str, str], is_base64: bool
+) -> dict[str, Any]:
+    """A Lambda Function URL request event (payload format 2.0), as AWS delivers it."""
+    headers = {"host": "abcdefghij.lambda-url.us-east-1.on.aws", "user-agent": "Slackbot 1.0", **headers}
+    return {
+        "version": "2.0",
+        "routeKey": "$default",
+        "rawPath": path,
+        "rawQueryString": urlencode(query),
+        "headers": {name.lower(): value for name, value in headers.items()},
+        "queryStringParameters": query or None,
+        "requestContext": {
+            "accountId": "anonymous",
+            "apiId": "abcdefghij",
+            "domainName": headers["host"],
+            "domainPrefix": "abcdefghij",
+            "http": {
+                "method": method,
+                "path": path,
+                "protocol": "HTTP/1.1",
+                "sourceIp": "203.0.113.7",
+                "userAgent": headers["user-agent"],
+            },
+            "requestId": "local",
+            "routeKey": "$default",
+            "stage": "$default",
+            "time": "24/Nov/2026:09:00:00 +0000",
+            "timeEpoch": int(time.time() * 1000),
+        },
+        "body": body,
+        "isBase64Encoded": is_base64,
+    }

@@ -4,14 +4,18 @@ environment the template sets. Built once per container (cold start) and reused;
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from collections.abc import Callable
+from datetime import UTC, datetime
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 
+from ew.acking import AckDeps
+from ew.audit import AuditLog
 from ew.dispatching import DispatchDeps
 from ew.settings import Settings
 from ew.store import ChainStore
@@ -19,7 +23,11 @@ from ew.ticking import TickDeps
 from opskit import config
 from opskit.business_time import parse_quiet_hours
 from opskit.dates import check_date_order
+from opskit.once import OnceTable
 from opskit.slack import SlackGateway, make_client
+
+if TYPE_CHECKING:
+    from opskit.sheets import SheetTable
 
 log = logging.getLogger(__name__)
 
@@ -104,14 +112,15 @@ def tick_deps() -> TickDeps:
 
 
 @cache
-def slack() -> SlackGateway | None:
+def slack(timeout: int = 5) -> SlackGateway | None:
     try:
         token = config.get_secret_text(env("EW_SLACK_TOKEN_SECRET", "ew/slack/bot-token"))
     except config.ConfigError as exc:
         # Without a bot token every alert still goes out, by email; the log says why.
         log.error("Slack is off: %s", exc)
         return None
-    return SlackGateway(make_client(token, base_url=os.environ.get("EW_SLACK_API_URL") or None))
+    base_url = os.environ.get("EW_SLACK_API_URL") or None
+    return SlackGateway(make_client(token, base_url=base_url, timeout=timeout))
 
 
 def link_secret() -> bytes | None:
@@ -141,7 +150,63 @@ def dispatch_deps() -> DispatchDeps:
 
 
 def reset() -> None:
+    LOCAL_TASKS.clear()
+    signing_secret.cache_clear()
     settings.cache_clear()
     client.cache_clear()
     slack.cache_clear()
     config.clear_cache()
+
+
+# -- ack-handler ---------------------------------------------------------------------------------------
+
+# The local runner has no Lambda service to invoke asynchronously: with EW_LOCAL_ASYNC set, deferred
+# tasks wait here until the runner hands them back to the handler, as Lambda would a moment later.
+LOCAL_TASKS: list[dict[str, Any]] = []
+
+
+def defer_task(task: dict[str, Any]) -> None:
+    """Run `task` in an asynchronous invocation of this same function (Bolt's lazy listeners)."""
+    if os.environ.get("EW_LOCAL_ASYNC"):
+        LOCAL_TASKS.append(task)
+        return
+    client("lambda").invoke(
+        FunctionName=env("AWS_LAMBDA_FUNCTION_NAME"),
+        InvocationType="Event",
+        Payload=json.dumps(task).encode(),
+    )
+
+
+@cache
+def signing_secret() -> str:
+    return config.get_secret_text(env("EW_SLACK_SIGNING_SECRET", "ew/slack/signing-secret"))
+
+
+def ack_deps() -> AckDeps:
+    return AckDeps(
+        store=chain_store(),
+        audit=AuditLog(client("dynamodb"), env("EW_AUDIT_TABLE")),
+        once=OnceTable(client("dynamodb"), env("EW_STATE_TABLE")),
+        slack=slack(timeout=2),
+        signing_secret=signing_secret(),
+        link_secret=link_secret(),
+        settings=settings(),
+        defer=defer_task,
+        clock=utc_now,
+    )
+
+
+def registry_sheet() -> SheetTable:
+    """The registry sheet for write-backs (only the asynchronous tasks build a Google client)."""
+    from opskit.sheets import SheetTable, sheets_service
+
+    current = settings()
+    if not current.registry_sheet_id:
+        raise config.ConfigError(f"{env('EW_CONFIG_PATH', '/ew/config/')}registry_sheet_id is not set")
+    info = json.loads(config.get_secret_text(env("EW_DRIVE_SA_SECRET", "ew/drive/sa")))
+    service = sheets_service(info, endpoint=os.environ.get("EW_GOOGLE_API_URL") or None)
+    return SheetTable(service, current.registry_sheet_id, current.registry_sheet_tab or None)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)

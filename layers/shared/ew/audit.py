@@ -1,0 +1,64 @@
+"""The audit trail (`ew-audit`): one row per write of any kind, who did it, before and after."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    item_id: str
+    ts: str
+    action: str
+    by_user: str
+    before: dict[str, Any]
+    after: dict[str, Any]
+
+
+class AuditLog:
+    def __init__(self, client: Any, table: str):
+        self.client = client
+        self.table = table
+
+    def record(
+        self,
+        item_id: str,
+        action: str,
+        by_user: str,
+        before: Mapping[str, Any],
+        after: Mapping[str, Any],
+        at: datetime,
+    ) -> AuditEntry:
+        # Microseconds plus the action keep two writes in the same instant apart.
+        ts = f"{at.astimezone(UTC).isoformat(timespec='microseconds')}#{action}"
+        entry = AuditEntry(item_id, ts, action, by_user, dict(before), dict(after))
+        self.client.put_item(
+            TableName=self.table,
+            Item={
+                "item_id": {"S": item_id},
+                "ts": {"S": ts},
+                "action": {"S": action},
+                "by_user": {"S": by_user or "unknown"},
+                "before": {"S": json.dumps(entry.before, default=str, sort_keys=True)},
+                "after": {"S": json.dumps(entry.after, default=str, sort_keys=True)},
+            },
+        )
+        return entry
+
+    def for_item(self, item_id: str) -> list[AuditEntry]:
+        rows = self.client.query(
+            TableName=self.table,
+            KeyConditionExpression="item_id = :i",
+            ExpressionAttributeValues={":i": {"S": item_id}},
+        )["Items"]
+        return [
+            AuditEntry(
+                r["item_id"]["S"], r["ts"]["S"], r["action"]["S"], r["by_user"]["S"],
+                json.loads(r["before"]["S"]), json.loads(r["after"]["S"]),
+            )
+            for r in rows
+        ]  # fmt: skip

@@ -1,0 +1,136 @@
+"""What a click means (DESIGN.md §8): pure functions over plain data.
+
+The modals, their validation, the line that replaces the buttons once someone has answered, and the
+audit's before/after. The ack-handler service does the I/O around them.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+from slack_sdk.models.blocks import (
+    ContextBlock,
+    DatePickerElement,
+    InputBlock,
+    MarkdownTextObject,
+    PlainTextObject,
+    SectionBlock,
+)
+from slack_sdk.models.views import View
+
+from ew.cards import PingRef
+from ew.chain import ACK_ONLY, RENEW, SNOOZE
+from ew.message import human_date
+
+DATE_BLOCK = "date"
+DATE_ACTION = "picked"
+SNOOZE_DEFAULT = timedelta(days=7)
+
+
+@dataclass(frozen=True)
+class ModalContext:
+    """What a modal must remember until it is submitted (Slack hands it back as private_metadata)."""
+
+    ref: PingRef
+    channel: str
+    ts: str
+    label: str
+
+    def dumps(self) -> str:
+        return json.dumps(
+            {"ref": self.ref.to_value(), "channel": self.channel, "ts": self.ts, "label": self.label[:200]}
+        )
+
+    @classmethod
+    def loads(cls, text: str) -> ModalContext:
+        data = json.loads(text)
+        return cls(PingRef.from_value(data["ref"]), data["channel"], data["ts"], data["label"])
+
+
+def date_modal(action: str, context: ModalContext, initial: date) -> dict[str, Any]:
+    """The Renew or Snooze modal: one date picker, prefilled."""
+    if action == RENEW:
+        title, question, submit = "Renew", "New expiry date", "Renew"
+        hint = "The date the renewed item next expires."
+    else:
+        title, question, submit = "Snooze", "Remind me again on", "Snooze"
+        hint = "Escalation still happens on time if it is not renewed."
+    view = View(
+        type="modal",
+        callback_id=action,
+        title=PlainTextObject(text=title),
+        submit=PlainTextObject(text=submit),
+        close=PlainTextObject(text="Cancel"),
+        private_metadata=context.dumps(),
+        blocks=[
+            SectionBlock(text=MarkdownTextObject(text=f"*{_escape(context.label)}*")),
+            InputBlock(
+                block_id=DATE_BLOCK,
+                label=PlainTextObject(text=question),
+                hint=PlainTextObject(text=hint),
+                element=DatePickerElement(action_id=DATE_ACTION, initial_date=initial.isoformat()),
+            ),
+        ],
+    )
+    return view.to_dict()
+
+
+def picked_date(state_values: dict[str, Any]) -> str | None:
+    """The date picker's value from a view_submission's `view.state.values`."""
+    picked = state_values.get(DATE_BLOCK, {}).get(DATE_ACTION, {})
+    value = picked.get("selected_date")
+    return str(value) if value else None
+
+
+def check_date(action: str, text: str | None, today: date) -> tuple[date | None, str | None]:
+    """(the date, or None and the error shown under the picker)."""
+    if not text:
+        return None, "Pick a date."
+    try:
+        picked = date.fromisoformat(text)
+    except ValueError:
+        return None, f"{text} is not a date."
+    if picked <= today:
+        what = "The new expiry date" if action == RENEW else "The snooze date"
+        return None, f"{what} must be after today ({human_date(today)})."
+    return picked, None
+
+
+def snooze_default(today: date) -> date:
+    return today + SNOOZE_DEFAULT
+
+
+def answer_line(action: str, by: str, on: date, value: date | None) -> str:
+    """The line that replaces the buttons: who did what, so nobody else acts on a stale message."""
+    who = f"<@{by}>" if by and "@" not in by else (by or "someone")
+    if action == RENEW and value:
+        return f":white_check_mark: Renewed by {who} on {human_date(on)}: new expiry {human_date(value)}."
+    if action == SNOOZE and value:
+        return f":zzz: Snoozed by {who} on {human_date(on)} until {human_date(value)}."
+    if action == ACK_ONLY:
+        return f":ok_hand: Acknowledged by {who} on {human_date(on)}."
+    return f"Answered by {who} on {human_date(on)}."
+
+
+def answered_blocks(blocks: list[dict[str, Any]], line: str) -> list[dict[str, Any]]:
+    """The original message with its buttons gone and the answer added."""
+    kept = [b for b in blocks if b.get("type") != "actions"]
+    return [*kept, ContextBlock(elements=[MarkdownTextObject(text=line)]).to_dict()]
+
+
+def audit_change(
+    action: str, cycle_expiry: date, value: date | None
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(before, after) for the audit trail."""
+    if action == RENEW:
+        return {"expiry_date": cycle_expiry}, {"expiry_date": value}
+    if action == SNOOZE:
+        return {"snooze_until": None}, {"snooze_until": value}
+    return {"acknowledged": False}, {"acknowledged": True}
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

@@ -1,0 +1,75 @@
+"""ack-handler: Slack clicks and email-link clicks behind the public Function URL (DESIGN.md §8, §9).
+
+Routes: POST /slack/actions (Slack interactivity), GET /email (confirmation page), POST /email (act).
+An event with a "task" key is this function invoking itself asynchronously for slow work.
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+from urllib.parse import parse_qs
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.event_handler import LambdaFunctionUrlResolver, Response
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from ew import acking, runtime
+from ew.renewals import write_renewal
+
+logger = Logger()
+metrics = Metrics()
+app = LambdaFunctionUrlResolver()
+
+
+def _answer(answer: acking.HttpAnswer) -> Response[str]:
+    return Response(status_code=answer.status, content_type=answer.content_type, body=answer.body)
+
+
+def _raw_body() -> bytes:
+    event = app.current_event
+    body = event.body or ""
+    # Refuse a flood before decoding it: base64 makes it a third bigger.
+    if len(body) > acking.MAX_BODY * 4 // 3 + 4:
+        raise acking.Rejected(413, "request body too large")
+    return base64.b64decode(body) if event.is_base64_encoded else body.encode("utf-8")
+
+
+@app.post("/slack/actions")
+def slack_actions() -> Response[str]:
+    deps = runtime.ack_deps()
+    try:
+        return _answer(acking.handle_slack(_raw_body(), app.current_event.headers, deps))
+    except acking.Rejected as refused:
+        metrics.add_metric(name="SlackVerificationFailures", unit=MetricUnit.Count, value=1)
+        logger.warning("refused a Slack request", reason=refused.reason, status=refused.status)
+        return Response(status_code=refused.status, content_type="text/plain", body=refused.reason)
+
+
+@app.get("/email")
+def email_page() -> Response[str]:
+    token = app.current_event.get_query_string_value("t", "") or ""
+    return _answer(acking.email_page(token, runtime.ack_deps()))
+
+
+@app.post("/email")
+def email_post() -> Response[str]:
+    try:
+        raw = _raw_body()
+    except acking.Rejected as refused:
+        return Response(status_code=refused.status, content_type="text/plain", body=refused.reason)
+    form = {key: values[0] for key, values in parse_qs(raw.decode("utf-8", "replace")).items()}
+    return _answer(acking.email_post(form, runtime.ack_deps()))
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    if event.get("task") == acking.SHEET_TASK:
+        result = write_renewal(
+            event, runtime.registry_sheet(), runtime.ack_deps().audit, runtime.slack(), runtime.utc_now
+        )
+        logger.info("sheet write-back", item_id=event.get("item_id"), result=result)
+        return {"result": result}
+    return app.resolve(event, context)
