@@ -43,10 +43,7 @@ def cloud() -> Iterator[LocalCloud]:
 
 
 def emails(cloud: LocalCloud) -> list[email.message.EmailMessage]:
-    return [
-        email.message_from_string(m["raw_data"], policy=policy.default)
-        for m in cloud.sent_emails()
-    ]
+    return [email.message_from_string(m["raw_data"], policy=policy.default) for m in cloud.sent_emails()]
 
 
 def text_of(message: email.message.EmailMessage) -> str:
