@@ -8,18 +8,22 @@ from __future__ import annotations
 
 import argparse
 import email
+import json
 from datetime import date, datetime, time, timedelta
 from email import policy
 from pathlib import Path
 from typing import Any, TextIO
 from zoneinfo import ZoneInfo
 
-from ew_local.cloud import LocalCloud
+from ew.audit import AuditLog
+from ew_local.cloud import NAMES, LocalCloud
 from ew_local.docs import load_docs
 from ew_local.fake_slack import render_card
+from ew_local.slack_payloads import button_click, modal_submission
 
 # Who the example's email owners are in Slack: users.lookupByEmail finds them, so they get DMs.
 EXAMPLE_SLACK_USERS = {"ops@acme.example": "U04OPS0001"}
+CLICK_ITEM, CLICK_USER = "ACME-002", "U04FIN0001"  # the public liability insurance, and its owner
 
 
 def _rule(out: TextIO, title: str) -> None:
@@ -49,6 +53,44 @@ def _show_deliveries(
                 f"{when:%a %d %b %H:%M %Z} ({outcome['reason']}) ---",
                 file=out,
             )
+
+
+def _renew_click(cloud: LocalCloud, out: TextIO) -> None:
+    """Renew on the first alert's card: the modal, its submission, the message, the audit, the sheet."""
+    record = cloud.store.get(CLICK_ITEM, 0)
+    if record is None or not record.message_ref or record.channel != "slack":
+        print(f"{CLICK_ITEM} got no Slack card today: nothing to click.", file=out)
+        return
+    channel, ts = record.message_ref.split("/")
+    posted = cloud.slack.message(channel, ts)
+    assert posted is not None
+    message = {"channel": channel, "ts": ts, "text": posted["text"], "blocks": posted["blocks"]}
+    before = _sheet_row(cloud, CLICK_ITEM)
+
+    answer = cloud.slack_click(button_click(message, "renew", CLICK_USER))
+    view = cloud.slack.calls("views.open")[-1].params["view"]
+    picked = view["blocks"][1]["element"]["initial_date"]
+    print(f"click answered {answer['statusCode']}; the Renew modal opened, prefilled with {picked}", file=out)
+    answer = cloud.slack_click(modal_submission(view, picked, CLICK_USER))
+    print(f"modal submitted: answered {answer['statusCode']} {answer['body']}", file=out)
+
+    updated = cloud.slack.message(channel, ts)
+    assert updated is not None
+    print("\n--- the card now reads ---", file=out)
+    print(render_card(updated), file=out)
+    print("\n--- ew-audit ---", file=out)
+    for entry in AuditLog(cloud.dynamodb, NAMES["EW_AUDIT_TABLE"]).for_item(CLICK_ITEM):
+        change = f"{json.dumps(entry.before)} -> {json.dumps(entry.after)}"
+        print(f"  {entry.ts[:19]}  {entry.action:<12} by {entry.by_user}: {change}", file=out)
+    print("\n--- the registry sheet row (Google Sheets stand-in) ---", file=out)
+    after = _sheet_row(cloud, CLICK_ITEM)
+    for column in ("expiry_date", "last_renewed"):
+        print(f"  {column}: {before.get(column, '')} -> {after.get(column, '')}", file=out)
+
+
+def _sheet_row(cloud: LocalCloud, item_id: str) -> dict[str, str]:
+    header, *rows = cloud.sheet_rows()
+    return next((dict(zip(header, row, strict=False)) for row in rows if row and row[0] == item_id), {})
 
 
 def _show_pings(cloud: LocalCloud, out: TextIO) -> None:
@@ -100,9 +142,12 @@ def run_demo(args: argparse.Namespace, out: TextIO) -> int:
         _, again = cloud.tick(now)
         print(f"{sum(1 for o in again if o['status'] != 'duplicate')} new messages.", file=out)
 
+        _rule(out, f"4. {CLICK_USER} clicks Renew on {CLICK_ITEM}, through the real ack-handler")
+        _renew_click(cloud, out)
+
         saturday = day + timedelta(days=(5 - day.weekday()) % 7)
         sat_now = datetime.combine(saturday, time(8, 0), tz)
-        _rule(out, f"4. {sat_now:%A %d %b}: moves wait for the next business minute")
+        _rule(out, f"5. {sat_now:%A %d %b}: moves wait for the next business minute")
         _, outcomes = cloud.tick(sat_now)
         _show_deliveries(cloud, outcomes, seen, tz, out)
         if not outcomes:
@@ -113,6 +158,6 @@ def run_demo(args: argparse.Namespace, out: TextIO) -> int:
             print(f"\n{monday:%A %d %b} 08:00: the one-off schedules fire into dispatch:", file=out)
             _show_deliveries(cloud, fired, seen, tz, out)
 
-        _rule(out, "5. Pings recorded in ew-pings")
+        _rule(out, "6. Pings recorded in ew-pings")
         _show_pings(cloud, out)
     return 0

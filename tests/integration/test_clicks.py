@@ -3,7 +3,6 @@ the signing secret, email links, and the renewal written back to the (fake) Goog
 
 from __future__ import annotations
 
-import copy
 import email
 import json
 import re
@@ -24,6 +23,7 @@ from ew.audit import AuditLog
 from ew.cards import PingRef
 from ew.clicks import ModalContext
 from ew_local.cloud import LINK_SECRET, SIGNING_SECRET, LocalCloud
+from ew_local.slack_payloads import button_click, modal_submission
 from opskit.signed_links import sign
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
@@ -57,24 +57,11 @@ def alert(cloud: LocalCloud) -> dict[str, Any]:
 
 
 def button(message: dict[str, Any], action_id: str, user: str = "U04FIN0001") -> dict[str, Any]:
-    """A block_actions payload for a click on one of the message's buttons."""
-    payload = copy.deepcopy(fixture("ack_handler/block_actions.json"))
-    actions = next(b for b in message["blocks"] if b["type"] == "actions")
-    clicked = next(e for e in actions["elements"] if e["action_id"] == action_id)
-    payload["user"]["id"] = user
-    payload["container"].update(channel_id=message["channel"], message_ts=message["ts"])
-    payload["channel"]["id"] = message["channel"]
-    payload["message"].update(ts=message["ts"], blocks=message["blocks"], text=message["text"])
-    payload["actions"][0].update(action_id=action_id, value=clicked["value"], text=clicked["text"])
-    return payload
+    return button_click(message, action_id, user)
 
 
 def submission(view: dict[str, Any], picked: str | None, user: str = "U04FIN0001") -> dict[str, Any]:
-    payload = copy.deepcopy(fixture("ack_handler/view_submission.json"))
-    payload["user"]["id"] = user
-    payload["view"].update(callback_id=view["callback_id"], private_metadata=view["private_metadata"])
-    payload["view"]["state"]["values"]["date"]["picked"]["selected_date"] = picked
-    return payload
+    return modal_submission(view, picked, user)
 
 
 def opened_view(cloud: LocalCloud) -> dict[str, Any]:
@@ -139,6 +126,9 @@ def test_renew_opens_a_prefilled_modal_then_renews_archives_and_writes_the_sheet
     assert [a["chain_key"]["S"] for a in archived] == ["2026-12-15#0000"]
     updated = cloud.slack.message(message["channel"], message["ts"])
     assert updated is not None and "new expiry 15 Dec 2027" in updated["text"]
+    # The card keeps its text and details; only the buttons gave way to the answer.
+    assert [b["type"] for b in updated["blocks"]] == ["section", "context", "context"]
+    assert updated["blocks"][0] == message["blocks"][0]
     row = sheet_row(cloud)
     london_today = datetime.now(ZoneInfo("Europe/London")).date().isoformat()
     assert (row["expiry_date"], row["last_renewed"]) == ("2027-12-15", london_today)

@@ -27,7 +27,7 @@ from ew.settings import Settings
 from ew.store import ChainStore
 from opskit.once import OnceTable
 from opskit.signed_links import LinkError, LinkExpired, verify
-from opskit.slack import SlackGateway, SlackUnavailable
+from opskit.slack import SlackGateway, SlackUnavailable, text_section
 
 log = logging.getLogger(__name__)
 
@@ -195,7 +195,8 @@ def _block_action(payload: dict[str, Any], deps: AckDeps, retried: bool) -> Http
         initial = (
             clicks.snooze_default(deps.today()) if action_id == SNOOZE else deps.today() + timedelta(days=365)
         )
-    context = clicks.ModalContext(ref, channel, ts, value.get("x") or ref.item_id)
+    blocks = tuple(payload.get("message", {}).get("blocks") or ())
+    context = clicks.ModalContext(ref, channel, ts, value.get("x") or ref.item_id, blocks)
     if deps.slack is not None:
         try:
             deps.slack.open_view(payload["trigger_id"], clicks.date_modal(action_id, context, initial))
@@ -214,7 +215,8 @@ def _view_submission(payload: dict[str, Any], deps: AckDeps) -> HttpAnswer:
     if error is None and picked is not None:
         acted = act(deps, context.ref, action, payload["user"]["id"], picked)
         if acted.first:
-            _mark_answered(deps, context.channel, context.ts, None, acted.line)
+            message = {"blocks": list(context.blocks)} if context.blocks else None
+            _mark_answered(deps, context.channel, context.ts, message, acted.line)
             return HttpAnswer(200, json.dumps({"response_action": "clear"}))
         error = "Already answered. " + acted.line
     return HttpAnswer(200, json.dumps({"response_action": "errors", "errors": {clicks.DATE_BLOCK: error}}))
@@ -225,10 +227,9 @@ def _mark_answered(deps: AckDeps, channel: str, ts: str, message: dict[str, Any]
     if deps.slack is None or not channel or not ts:
         return
     blocks = (message or {}).get("blocks")
-    if blocks is None:
-        blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": line}}]
+    updated = clicks.answered_blocks(blocks, line) if blocks else [text_section(line)]
     try:
-        deps.slack.update(channel, ts, line, clicks.answered_blocks(blocks, line))
+        deps.slack.update(channel, ts, line, updated)
     except SlackUnavailable as exc:
         log.warning("could not update the message after a click: %s", exc)
 

@@ -28,26 +28,31 @@ from ew.message import human_date
 DATE_BLOCK = "date"
 DATE_ACTION = "picked"
 SNOOZE_DEFAULT = timedelta(days=7)
+METADATA_LIMIT = 3000
 
 
 @dataclass(frozen=True)
 class ModalContext:
-    """What a modal must remember until it is submitted (Slack hands it back as private_metadata)."""
+    """What a modal must remember until it is submitted (Slack hands it back as private_metadata):
+    the ping, the message to update, and that message's blocks so the update keeps its content."""
 
     ref: PingRef
     channel: str
     ts: str
     label: str
+    blocks: tuple[dict[str, Any], ...] = ()
 
     def dumps(self) -> str:
-        return json.dumps(
-            {"ref": self.ref.to_value(), "channel": self.channel, "ts": self.ts, "label": self.label[:200]}
-        )
+        data = {"ref": self.ref.to_value(), "channel": self.channel, "ts": self.ts, "label": self.label[:200]}
+        with_blocks = json.dumps({**data, "blocks": [b for b in self.blocks if b.get("type") != "actions"]})
+        # private_metadata holds 3,000 characters: a long card is updated with the answer line alone.
+        return with_blocks if len(with_blocks) <= METADATA_LIMIT else json.dumps(data)
 
     @classmethod
     def loads(cls, text: str) -> ModalContext:
         data = json.loads(text)
-        return cls(PingRef.from_value(data["ref"]), data["channel"], data["ts"], data["label"])
+        ref = PingRef.from_value(data["ref"])
+        return cls(ref, data["channel"], data["ts"], data["label"], tuple(data.get("blocks", ())))
 
 
 def date_modal(action: str, context: ModalContext, initial: date) -> dict[str, Any]:

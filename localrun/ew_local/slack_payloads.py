@@ -1,0 +1,49 @@
+"""Slack interactivity payloads as Slack sends them, built from the real-shaped fixtures in events/:
+a click on one of a message's buttons, and a modal's submission. Used by the demo and the tests."""
+
+from __future__ import annotations
+
+import copy
+import json
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+EVENTS = Path(__file__).resolve().parents[2] / "events" / "ack_handler"
+
+
+@cache
+def _fixture(name: str) -> dict[str, Any]:
+    return json.loads((EVENTS / name).read_text())  # type: ignore[no-any-return]
+
+
+def button_click(message: dict[str, Any], action_id: str, user: str) -> dict[str, Any]:
+    """A block_actions payload for `user` clicking `action_id` on `message` ({channel, ts, text, blocks})."""
+    payload = copy.deepcopy(_fixture("block_actions.json"))
+    block, clicked = next(
+        (block, element)
+        for block in message["blocks"]
+        if block["type"] == "actions"
+        for element in block["elements"]
+        if element["action_id"] == action_id
+    )
+    payload["user"]["id"] = user
+    payload["container"].update(channel_id=message["channel"], message_ts=message["ts"])
+    payload["channel"]["id"] = message["channel"]
+    payload["message"].update(ts=message["ts"], blocks=message["blocks"], text=message["text"])
+    payload["actions"][0].update(
+        action_id=action_id,
+        block_id=block["block_id"],
+        value=clicked["value"],
+        text=clicked["text"],
+    )
+    return payload
+
+
+def modal_submission(view: dict[str, Any], picked: str | None, user: str) -> dict[str, Any]:
+    """A view_submission payload for a date modal submitted with `picked` (YYYY-MM-DD)."""
+    payload = copy.deepcopy(_fixture("view_submission.json"))
+    payload["user"]["id"] = user
+    payload["view"].update(callback_id=view["callback_id"], private_metadata=view["private_metadata"])
+    payload["view"]["state"]["values"]["date"]["picked"]["selected_date"] = picked
+    return payload
