@@ -14,7 +14,7 @@ EVENTS = Path(__file__).resolve().parents[2] / "events" / "ack_handler"
 
 @cache
 def _fixture(name: str) -> dict[str, Any]:
-    return json.loads((EVENTS / name).read_text())  # type: ignore[no-any-return]
+    return json.loads((EVENTS / name).read_text())
 
 
 def button_click(message: dict[str, Any], action_id: str, user: str) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from ew import acking, runtime
-from ew.renewals import write_renewal
+from ew.writebacks import append_approved, write_renewal
 
 logger = Logger()
 metrics = Metrics()
@@ -68,8 +68,14 @@ def email_post() -> Response[str]:
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     if event.get("task") == acking.SHEET_TASK:
         result = write_renewal(
-            event, runtime.registry_sheet(), runtime.ack_deps().audit, runtime.slack(), runtime.utc_now
+            event, runtime.registry_sheet(), runtime.audit_log(), runtime.slack(), runtime.utc_now
         )
         logger.info("sheet write-back", item_id=event.get("item_id"), result=result)
         return {"result": result}
+    if event.get("task") == acking.APPEND_TASK:
+        item_id = append_approved(
+            event, runtime.registry_sheet(), runtime.audit_log(), runtime.slack(), runtime.utc_now
+        )
+        logger.info("proposal appended", proposal_id=event.get("proposal_id"), item_id=item_id)
+        return {"item_id": item_id}
     return app.resolve(event, context)

@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 
 from slack_sdk.signature import SignatureVerifier
 
-from ew import clicks, pages
+from ew import clicks, pages, proposals
 from ew.audit import AuditLog
 from ew.cards import PingRef
 from ew.chain import ACK_ONLY, ACTIONS, RENEW, SNOOZE, Ack
@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 
 MAX_BODY = 128 * 1024  # Slack's interactivity payloads are a few KB; anything far bigger is not Slack
 SHEET_TASK = "sheet_renewal"
+APPEND_TASK = "sheet_append"
 ONE_YEAR = timedelta(days=365)
 
 
@@ -176,8 +177,10 @@ def handle_slack(body: bytes, headers: Mapping[str, str], deps: AckDeps) -> Http
 def _block_action(payload: dict[str, Any], deps: AckDeps, retried: bool) -> HttpAnswer:
     action = payload["actions"][0]
     action_id = action.get("action_id")
+    if action_id in proposals.ACTIONS:
+        return _proposal_button(payload, deps, retried)
     if action_id not in ACTIONS:
-        return HttpAnswer(200)  # proposal buttons and others are routed elsewhere
+        return HttpAnswer(200)
     value = json.loads(action["value"])
     ref = PingRef.from_value(action["value"])
     user = payload["user"]["id"]
@@ -208,6 +211,8 @@ def _block_action(payload: dict[str, Any], deps: AckDeps, retried: bool) -> Http
 def _view_submission(payload: dict[str, Any], deps: AckDeps) -> HttpAnswer:
     view = payload["view"]
     action = view.get("callback_id")
+    if action == proposals.EDIT:
+        return _proposal_edited(payload, deps)
     if action not in (RENEW, SNOOZE):
         return HttpAnswer(200)
     context = clicks.ModalContext.loads(view["private_metadata"])
@@ -232,6 +237,100 @@ def _mark_answered(deps: AckDeps, channel: str, ts: str, message: dict[str, Any]
         deps.slack.update(channel, ts, line, updated)
     except SlackUnavailable as exc:
         log.warning("could not update the message after a click: %s", exc)
+
+
+# -- proposals ---------------------------------------------------------------------------------------
+
+
+def decide(
+    deps: AckDeps, proposal: proposals.Proposal, decision: str, by: str, fields: Mapping[str, str],
+    channel: str, ts: str,
+) -> Acted:  # fmt: skip
+    """Approve (as proposed or edited) or discard, once; an approval appends the row asynchronously."""
+    now = deps.clock()
+    key = proposals.store_key(proposal.proposal_id)
+    done = deps.once.claim(key, "decision", {"decision": decision, "by": by, "at": now.isoformat()}, now)
+    if done is not None:
+        first = done.data
+        return Acted(
+            False,
+            proposals.decision_line(first["decision"], first["by"], datetime.fromisoformat(first["at"])),
+        )
+    audit_id = f"proposal:{proposal.proposal_id}"
+    if decision == proposals.DISCARD:
+        deps.audit.record(audit_id, decision, by, {"fields": dict(proposal.fields)}, {"discarded": True}, now)
+        return Acted(True, proposals.decision_line(decision, by, now))
+    deps.audit.record(
+        audit_id, decision, by, {"fields": dict(proposal.fields)}, {"fields": dict(fields)}, now
+    )
+    deps.defer(
+        {
+            "task": APPEND_TASK,
+            "proposal_id": proposal.proposal_id,
+            "decision": decision,
+            "fields": dict(fields),
+            "source": proposal.source,
+            "by": by,
+            "channel": channel,
+            "ts": ts,
+        }
+    )
+    return Acted(True, proposals.decision_line(decision, by, now, ": adding it to the sheet"))
+
+
+def _proposal_button(payload: dict[str, Any], deps: AckDeps, retried: bool) -> HttpAnswer:
+    action = payload["actions"][0]
+    user = payload["user"]["id"]
+    channel = payload.get("container", {}).get("channel_id") or payload.get("channel", {}).get("id", "")
+    ts = payload.get("container", {}).get("message_ts", "")
+    message = payload.get("message", {})
+    proposal = proposals.load(deps.once, str(action.get("value")))
+    if proposal is None:
+        _mark_answered(deps, channel, ts, message, "This proposal has expired; forward the document again.")
+        return HttpAnswer(200)
+    decision = action["action_id"]
+    # An approval of a proposal that would not make a valid row opens the editor instead.
+    if decision == proposals.APPROVE and proposals.check_fields(proposal.fields):
+        decision = proposals.EDIT
+    if decision == proposals.EDIT:
+        decided = deps.once.get(proposals.store_key(proposal.proposal_id), "decision")
+        if decided is not None:
+            first = decided.data
+            line = proposals.decision_line(
+                first["decision"], first["by"], datetime.fromisoformat(first["at"])
+            )
+            _mark_answered(deps, channel, ts, message, line)
+        elif not retried and deps.slack is not None:
+            try:
+                deps.slack.open_view(payload["trigger_id"], proposals.edit_modal(proposal, channel, ts))
+            except SlackUnavailable as exc:
+                log.warning("could not open the proposal editor: %s", exc)
+        return HttpAnswer(200)
+    acted = decide(deps, proposal, decision, user, proposal.fields, channel, ts)
+    _mark_answered(deps, channel, ts, message, acted.line)
+    return HttpAnswer(200)
+
+
+def _proposal_edited(payload: dict[str, Any], deps: AckDeps) -> HttpAnswer:
+    view = payload["view"]
+    meta = json.loads(view["private_metadata"])
+    proposal = proposals.load(deps.once, meta["id"])
+    if proposal is None:
+        return _errors({"item": "This proposal has expired; forward the document again."})
+    fields = proposals.edited_fields(view["state"]["values"])
+    problems = proposals.check_fields(fields)
+    if problems:
+        return _errors(problems)
+    acted = decide(deps, proposal, proposals.EDIT, payload["user"]["id"], fields, meta["channel"], meta["ts"])
+    if not acted.first:
+        return _errors({"item": "Already decided. " + acted.line})
+    _, blocks = proposals.card(proposals.Proposal(proposal.proposal_id, fields, proposal.source))
+    _mark_answered(deps, meta["channel"], meta["ts"], {"blocks": blocks}, acted.line)
+    return HttpAnswer(200, json.dumps({"response_action": "clear"}))
+
+
+def _errors(errors: Mapping[str, str]) -> HttpAnswer:
+    return HttpAnswer(200, json.dumps({"response_action": "errors", "errors": dict(errors)}))
 
 
 # -- email links -------------------------------------------------------------------------------------

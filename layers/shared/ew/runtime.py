@@ -182,10 +182,14 @@ def signing_secret() -> str:
     return config.get_secret_text(env("EW_SLACK_SIGNING_SECRET", "ew/slack/signing-secret"))
 
 
+def audit_log() -> AuditLog:
+    return AuditLog(client("dynamodb"), env("EW_AUDIT_TABLE"))
+
+
 def ack_deps() -> AckDeps:
     return AckDeps(
         store=chain_store(),
-        audit=AuditLog(client("dynamodb"), env("EW_AUDIT_TABLE")),
+        audit=audit_log(),
         once=OnceTable(client("dynamodb"), env("EW_STATE_TABLE")),
         slack=slack(timeout=2),
         signing_secret=signing_secret(),

@@ -1,20 +1,23 @@
-"""The renewal write-back (DESIGN.md §8): the new expiry and `last_renewed` go into the sheet row.
+"""Writes to the registry sheet (DESIGN.md §8), run in an asynchronous invocation of ack-handler,
+never on Slack's clock.
 
-Runs in an asynchronous invocation of ack-handler, never on Slack's clock. The row is found by
-`item_id` just before writing, and a row whose expiry changed since the click is left alone: the
-person who clicked is told, and the audit trail says why.
+A renewal writes the new expiry and `last_renewed` into the row found by `item_id` just before
+writing; a row whose expiry changed since the click is left alone, the person who clicked is told,
+and the audit trail says why. An approved proposal is appended with the next item_id.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import date
 from typing import Any, Protocol
 
 from ew.audit import AuditLog
+from ew.clicks import answered_blocks
 from ew.message import human_date
-from opskit.sheets import RowChanged, RowNotFound
+from ew.proposals import Proposal, card, decision_line, next_item_id
+from opskit.sheets import RowChanged, RowNotFound, SheetsError, header_key
 from opskit.slack import SlackGateway, SlackUnavailable
 
 log = logging.getLogger(__name__)
@@ -56,3 +59,46 @@ def _tell(slack: SlackGateway | None, user: str, text: str) -> None:
         slack.post(user, text, [{"type": "section", "text": {"type": "mrkdwn", "text": text}}])
     except SlackUnavailable as exc:
         log.warning("could not tell %s: %s (%s)", user, text, exc)
+
+
+class Table(Sheet, Protocol):
+    def read(self) -> tuple[list[str], list[list[str]]]: ...
+
+    def append(self, row: Mapping[str, str]) -> int: ...
+
+
+def append_approved(
+    task: dict[str, Any],
+    sheet: Table,
+    audit: AuditLog,
+    slack: SlackGateway | None,
+    clock: Callable[[], Any],
+) -> str:
+    """Append an approved proposal with the next item_id in the sheet's numbering; returns that id."""
+    header, rows = sheet.read()
+    keys = [header_key(h) for h in header]
+    if header_key("item_id") not in keys:
+        raise SheetsError("the sheet has no item_id column: cannot add the approved row")
+    id_column = keys.index(header_key("item_id"))
+    item_id = next_item_id([row[id_column] for row in rows if len(row) > id_column and row[id_column]])
+    fields = {name: value for name, value in task["fields"].items() if header_key(name) in keys and value}
+    dropped = sorted(set(task["fields"]) - set(fields) - {n for n, v in task["fields"].items() if not v})
+    number = sheet.append({"item_id": item_id, **fields})
+    after = {**fields, "row": number, "proposal": task["proposal_id"], "not_in_sheet": dropped}
+    audit.record(item_id, "sheet_append", task.get("by", ""), {}, after, clock())
+    line = decision_line(
+        task["decision"], task.get("by", ""), clock(), f": added to the sheet as {item_id} (row {number})"
+    )
+    _update_card(slack, task, line)
+    return item_id
+
+
+def _update_card(slack: SlackGateway | None, task: dict[str, Any], line: str) -> None:
+    if slack is None or not task.get("channel") or not task.get("ts"):
+        return
+    proposal = Proposal(task["proposal_id"], task["fields"], task.get("source", ""))
+    _, blocks = card(proposal)
+    try:
+        slack.update(task["channel"], task["ts"], line, answered_blocks(blocks, line))
+    except SlackUnavailable as exc:
+        log.warning("could not update the proposal card: %s", exc)
