@@ -1,7 +1,9 @@
-"""The SAM template (template.yaml) and the shared layer's pinned requirements."""
+"""The SAM template (template.yaml), the deploy files (bootstrap template, deploy workflow, Slack app
+manifest) and the shared layer's pinned requirements."""
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import re
@@ -14,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from cfnlint.api import lint_file
 from cfnlint.decode import decode
 from packaging.markers import Marker
@@ -25,6 +28,12 @@ from packaging.utils import canonicalize_name
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
+BOOTSTRAP = ROOT / "deploy" / "github-oidc.yaml"
+SES_RULES = ROOT / "ses-rules.yaml"
+DEPLOY_WORKFLOW = ROOT / ".github" / "workflows" / "deploy.yml"
+SLACK_MANIFEST = ROOT / "slack-app-manifest.yaml"
+RUNTIME = ROOT / "layers" / "shared" / "ew" / "runtime.py"
+ACK_HANDLER_APP = ROOT / "src" / "ack_handler" / "app.py"
 LAYER_REQUIREMENTS = ROOT / "layers" / "shared" / "requirements.txt"
 LAYER_MAKEFILE = ROOT / "layers" / "shared" / "Makefile"
 # The Lambda python3.13 runtime ships these: the layer must not (they are big, and would shadow it).
@@ -33,13 +42,17 @@ MOVES = ["ew.escalate", "ew.first_alert", "ew.reminder"]
 
 
 @cache
-def _template() -> dict[str, Any]:
-    """template.yaml with CloudFormation tags decoded the way cfn-lint reads them (!Ref -> {"Ref": ...},
+def _decoded(path: Path) -> dict[str, Any]:
+    """A CloudFormation template with its tags decoded the way cfn-lint reads them (!Ref -> {"Ref": ...},
     !GetAtt A.B -> {"Fn::GetAtt": ["A", "B"]}, !Sub -> {"Fn::Sub": ...})."""
-    template, problems = decode(str(TEMPLATE))
+    template, problems = decode(str(path))
     assert not problems, [str(p) for p in problems]
     assert template is not None
     return template
+
+
+def _template() -> dict[str, Any]:
+    return _decoded(TEMPLATE)
 
 
 def _resources(kind: str) -> dict[str, dict[str, Any]]:
@@ -149,6 +162,7 @@ def test_runtime_is_python313_on_arm64_everywhere():
     [
         ("DailyTickFunction", "${Prefix}-daily-tick", "src/daily_tick/", 512, 60),
         ("DispatchFunction", "${Prefix}-dispatch", "src/dispatch/", 256, 30),
+        ("AckHandlerFunction", "${Prefix}-ack-handler", "src/ack_handler/", 256, 15),
     ],
 )
 def test_functions_are_as_the_build_sheet_says(function, name, code, memory, timeout):
@@ -161,7 +175,7 @@ def test_functions_are_as_the_build_sheet_says(function, name, code, memory, tim
 
 def test_every_function_has_its_own_role_and_a_7_day_log_group():
     functions = _resources("AWS::Serverless::Function")
-    assert set(functions) >= {"DailyTickFunction", "DispatchFunction"}
+    assert set(functions) >= {"DailyTickFunction", "DispatchFunction", "AckHandlerFunction"}
     roles = []
     for name, resource in functions.items():
         props = resource["Properties"]
@@ -305,7 +319,7 @@ def test_the_rule_sends_exactly_the_three_moves_to_dispatch_with_retries_and_a_d
     assert _ref(permission["FunctionName"]) == "DispatchFunction"
 
 
-@pytest.mark.parametrize("function", ["DispatchFunction", "DailyTickFunction"])
+@pytest.mark.parametrize("function", ["DispatchFunction", "DailyTickFunction", "AckHandlerFunction"])
 def test_failed_async_invokes_end_in_a_dlq(function):
     config = _props(function)["EventInvokeConfig"]
     assert config["MaximumRetryAttempts"] == 2
@@ -321,7 +335,10 @@ def test_every_dlq_and_every_function_has_an_alarm_on_the_alarm_topic():
     alarms = [a["Properties"] for a in _resources("AWS::CloudWatch::Alarm").values()]
     for alarm in alarms:
         assert alarm["AlarmActions"] == [{"Ref": "CostAlarmTopic"}]
-        assert alarm["ComparisonOperator"] == "GreaterThanThreshold" and alarm["Threshold"] == 0
+        assert alarm["ComparisonOperator"] == "GreaterThanThreshold"
+        # Any failure at all is worth a look; only the signature-failure count has a tolerance.
+        if alarm["MetricName"] != "SlackVerificationFailures":
+            assert alarm["Threshold"] == 0, alarm
     watched_queues = {
         _getatt(a["Dimensions"][0]["Value"], "QueueName")
         for a in alarms
@@ -386,10 +403,293 @@ def test_environment_contract_of_the_handlers():
         "EW_DEFERRAL_DLQ_ARN",
         "EW_ACTION_URL",
     } <= set(dispatch)
-    assert dispatch["EW_ACTION_URL"] == {"Ref": "ActionUrl"}
-    assert _template()["Parameters"]["ActionUrl"]["Default"] == ""
+    # The email links point at ack-handler's Function URL: nothing for the operator to set.
+    assert _getatt(dispatch["EW_ACTION_URL"], "FunctionUrl") == "AckHandlerFunctionUrl"
+    assert "ActionUrl" not in _template()["Parameters"]
     assert dispatch["EW_SLACK_TOKEN_SECRET"] == {"Fn::Sub": "${Prefix}/slack/bot-token"}
     assert dispatch["POWERTOOLS_METRICS_NAMESPACE"] == "ExpiryWatcher"
+
+
+# --- ack-handler: the public Function URL -------------------------------------------------------------
+
+ACK_FUNCTION_ARN = (
+    "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:${Prefix}-ack-handler"
+)
+
+
+def _runtime_calls(handler: Path) -> set[str]:
+    """The ew.runtime functions a handler module calls (`runtime.<name>(...)`)."""
+    return {
+        node.func.attr
+        for node in ast.walk(ast.parse(handler.read_text()))
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and isinstance(node.func.value, ast.Name)
+        and node.func.value.id == "runtime"
+    }
+
+
+def _env_read_by(roots: set[str]) -> set[str]:
+    """The environment variables that the named functions of ew/runtime.py, and the runtime functions
+    they call in turn, read with env("...")."""
+    tree = ast.parse(RUNTIME.read_text())
+    defined = {node.name: node for node in tree.body if isinstance(node, ast.FunctionDef)}
+    assert roots <= set(defined), f"ew/runtime.py does not define {sorted(roots - set(defined))}"
+    names: set[str] = set()
+    seen: set[str] = set()
+    todo = sorted(roots)
+    while todo:
+        function = todo.pop()
+        if function in seen:
+            continue
+        seen.add(function)
+        for node in ast.walk(defined[function]):
+            if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)):
+                continue
+            if node.func.id == "env" and node.args and isinstance(node.args[0], ast.Constant):
+                names.add(str(node.args[0].value))
+            elif node.func.id in defined:
+                todo.append(node.func.id)
+    return names
+
+
+def test_ack_handler_is_a_public_function_url_with_reserved_concurrency():
+    props = _props("AckHandlerFunction")
+    # Public on purpose (Slack and email links carry no AWS credentials): the code verifies every request.
+    assert props["FunctionUrlConfig"] == {"AuthType": "NONE"}
+    # A flood cannot run up cost or starve the account (DESIGN.md §9).
+    assert isinstance(props["ReservedConcurrentExecutions"], int)
+    assert 1 <= props["ReservedConcurrentExecutions"] <= 10
+    output = _template()["Outputs"]["AckHandlerUrl"]
+    assert _getatt(output["Value"], "FunctionUrl") == "AckHandlerFunctionUrl"
+    assert "slack/actions" in output["Description"] and "email" in output["Description"]
+    # The routes the output and the Slack manifest name are the handler's routes.
+    app = ACK_HANDLER_APP.read_text()
+    for route in ('@app.post("/slack/actions")', '@app.get("/email")', '@app.post("/email")'):
+        assert route in app, route
+
+
+def test_ack_handler_environment_has_what_its_runtime_reads():
+    roots = _runtime_calls(ACK_HANDLER_APP)
+    assert {"ack_deps", "registry_sheet"} <= roots
+    wanted = _env_read_by(roots | {"defer_task"})  # defer_task: handed to the services by ack_deps
+    assert {"EW_STATE_TABLE", "EW_AUDIT_TABLE", "EW_SLACK_SIGNING_SECRET", "EW_DRIVE_SA_SECRET"} <= wanted
+    # AWS_LAMBDA_FUNCTION_NAME (the self-invoke) is set by Lambda itself.
+    assert wanted - {"AWS_LAMBDA_FUNCTION_NAME"} <= set(_function_env("AckHandlerFunction"))
+
+
+def test_ack_handler_role_is_exact():
+    statements = _role_statements("AckHandlerRole")
+    for statement in statements:
+        assert statement["Effect"] == "Allow"
+        for resource in _as_list(statement["Resource"]):
+            # GetAtt of its own tables, queue and log group, or an exact !Sub ARN.
+            assert resource != "*", statement
+            if isinstance(resource, dict) and "Fn::Sub" in resource:
+                text = json.dumps(resource["Fn::Sub"])
+                assert "*" not in text or (text.count("*") == 1 and "/*" in text), statement  # ssm path/*
+
+    def actions_on(target: Any) -> set[str]:
+        return {
+            a
+            for s in statements
+            if target in _as_list(s["Resource"])
+            for a in _as_list(s["Action"])
+            if a.startswith("dynamodb:")
+        }
+
+    def table(name: str) -> dict[str, Any]:
+        return {"Fn::GetAtt": [name, "Arn"]}
+
+    assert actions_on(table("AckTable")) == {"dynamodb:PutItem", "dynamodb:GetItem"}
+    assert actions_on(table("AuditTable")) == {"dynamodb:PutItem", "dynamodb:Query"}
+    assert actions_on(table("StateTable")) == {"dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:DeleteItem"}
+    assert actions_on(table("PingsTable")) == {
+        "dynamodb:Query", "dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:BatchWriteItem",
+        "dynamodb:DeleteItem",
+    }  # fmt: skip
+    assert actions_on(table("PingsArchiveTable")) == {"dynamodb:BatchWriteItem", "dynamodb:PutItem"}
+    assert not any(a == "dynamodb:Scan" for s in statements for a in _as_list(s["Action"]))
+
+    secrets = sorted(
+        r["Fn::Sub"]
+        for s in statements
+        if s["Action"] == "secretsmanager:GetSecretValue"
+        for r in s["Resource"]
+    )
+    base = "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:${Prefix}"
+    assert secrets == [
+        f"{base}/drive/sa-??????",
+        f"{base}/email/link-secret-??????",
+        f"{base}/slack/bot-token-??????",
+        f"{base}/slack/signing-secret-??????",
+    ]
+    assert any(s["Action"] == "ssm:GetParametersByPath" for s in statements)
+    # No mail, no events, no schedules, no buckets: it only records clicks.
+    assert not any(
+        str(a).split(":")[0] in {"ses", "events", "scheduler", "s3", "iam"}
+        for s in statements
+        for a in _as_list(s["Action"])
+    )
+
+
+def test_ack_handler_invokes_only_itself():
+    function_name = _props("AckHandlerFunction")["FunctionName"]["Fn::Sub"]
+    assert ACK_FUNCTION_ARN.endswith(f":function:{function_name}")
+    invokes = [
+        s for s in _role_statements("AckHandlerRole") if "lambda:InvokeFunction" in _as_list(s["Action"])
+    ]
+    assert [s["Resource"] for s in invokes] == [{"Fn::Sub": ACK_FUNCTION_ARN}]
+    assert all(_as_list(s["Action"]) == ["lambda:InvokeFunction"] for s in invokes)
+    # ... and no other role may invoke it (its public URL is the only other way in).
+    for role in _resources("AWS::IAM::Role"):
+        if role != "AckHandlerRole":
+            assert not _allows(role, "lambda:InvokeFunction", {"Fn::Sub": ACK_FUNCTION_ARN}), role
+
+
+def test_slack_verification_failures_alarm():
+    (alarm,) = [
+        a["Properties"]
+        for a in _resources("AWS::CloudWatch::Alarm").values()
+        if a["Properties"]["MetricName"] == "SlackVerificationFailures"
+    ]
+    env = _template()["Globals"]["Function"]["Environment"]["Variables"]
+    # Powertools Metrics writes to POWERTOOLS_METRICS_NAMESPACE with a "service" dimension.
+    assert alarm["Namespace"] == env["POWERTOOLS_METRICS_NAMESPACE"] == "ExpiryWatcher"
+    assert alarm["Dimensions"] == [{"Name": "service", "Value": env["POWERTOOLS_SERVICE_NAME"]}]
+    assert (alarm["Statistic"], alarm["Period"], alarm["Threshold"]) == ("Sum", 3600, 5)
+    assert alarm["ComparisonOperator"] == "GreaterThanThreshold"
+    assert alarm["TreatMissingData"] == "notBreaching"
+    assert '"SlackVerificationFailures"' in ACK_HANDLER_APP.read_text()
+
+
+# --- deploy: bootstrap template, workflow, Slack app manifest ---------------------------------------------
+
+
+@pytest.mark.parametrize("path", [BOOTSTRAP, SES_RULES], ids=lambda p: p.name)
+def test_other_cloudformation_templates_pass_cfn_lint(path):
+    matches = lint_file(path)
+    assert [f"{m.rule.id} {m.message} (line {m.linenumber})" for m in matches] == []
+
+
+def test_bootstrap_trusts_only_this_repositorys_main_branch():
+    bootstrap = _decoded(BOOTSTRAP)
+    assert bootstrap["Conditions"]["CreateProvider"] == {"Fn::Equals": [{"Ref": "ExistingProviderArn"}, ""]}
+    provider = bootstrap["Resources"]["GitHubOidcProvider"]
+    assert provider["Condition"] == "CreateProvider"
+    assert provider["Properties"]["Url"] == "https://token.actions.githubusercontent.com"
+    assert provider["Properties"]["ClientIdList"] == ["sts.amazonaws.com"]
+
+    role = bootstrap["Resources"]["DeployRole"]["Properties"]
+    (trust,) = _statements(role["AssumeRolePolicyDocument"])
+    assert trust["Action"] == "sts:AssumeRoleWithWebIdentity"
+    assert trust["Principal"]["Federated"] == {
+        "Fn::If": ["CreateProvider", {"Ref": "GitHubOidcProvider"}, {"Ref": "ExistingProviderArn"}]
+    }
+    assert list(trust["Condition"]) == ["StringEquals"]  # exact claims, no StringLike wildcard
+    claims = trust["Condition"]["StringEquals"]
+    assert claims["token.actions.githubusercontent.com:aud"] == "sts.amazonaws.com"
+    assert claims["token.actions.githubusercontent.com:sub"] == [
+        {"Fn::Sub": "repo:${GitHubOrg}/${GitHubRepo}:ref:refs/heads/main"},
+        {
+            "Fn::If": [
+                "HasEnvironment",
+                {"Fn::Sub": "repo:${GitHubOrg}/${GitHubRepo}:environment:${GitHubEnvironment}"},
+                {"Ref": "AWS::NoValue"},
+            ]
+        },
+    ]
+    assert bootstrap["Parameters"]["GitHubEnvironment"]["Default"] == ""
+
+
+def test_bootstrap_deploy_role_is_scoped_by_name():
+    bootstrap = _decoded(BOOTSTRAP)
+    role = bootstrap["Resources"]["DeployRole"]["Properties"]
+    assert "ManagedPolicyArns" not in role
+    statements = [s for p in role["Policies"] for s in _statements(p["PolicyDocument"])]
+    # The role's own name is outside the role scope it manages: it cannot rewrite its own policy.
+    assert role["RoleName"] == {"Fn::Sub": "github-deploy-${AppStackName}"}
+    (roles,) = [s for s in statements if "iam:PutRolePolicy" in _as_list(s["Action"])]
+    assert roles["Resource"] == {
+        "Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/${AppStackName}-*"
+    }
+    (pass_role,) = [s for s in statements if "iam:PassRole" in _as_list(s["Action"])]
+    assert pass_role["Condition"] == {
+        "StringEquals": {"iam:PassedToService": ["lambda.amazonaws.com", "scheduler.amazonaws.com"]}
+    }
+    # Stacks: the application's, the SES one, SAM's managed one; plus the SAM transform.
+    stacks = [s for s in statements if "cloudformation:ExecuteChangeSet" in _as_list(s["Action"])]
+    assert [r["Fn::Sub"].split(":stack/")[1] for s in stacks for r in s["Resource"]] == [
+        "${AppStackName}/*", "${AppStackName}-ses/*", "aws-sam-cli-managed-default/*"
+    ]  # fmt: skip
+    # "*" only where the service has no resource-level permission.
+    for statement in statements:
+        actions = _as_list(statement["Action"])
+        assert not any(a == "*" or a.endswith(":*") for a in actions), statement
+        if statement["Resource"] == "*":
+            assert all(
+                a in {"cloudformation:ValidateTemplate", "cloudformation:GetTemplateSummary"}
+                or (a.startswith("ses:") and "Receipt" in a)
+                for a in actions
+            ), statement
+    # Every service sam deploy touches for this stack is covered.
+    services = {a.split(":")[0] for s in statements for a in _as_list(s["Action"])}
+    assert services >= {
+        "cloudformation", "s3", "iam", "lambda", "dynamodb", "scheduler", "events", "sqs", "sns", "logs",
+        "cloudwatch", "budgets", "ssm", "ses",
+    }  # fmt: skip
+
+
+def _workflow() -> dict[str, Any]:
+    workflow: dict[Any, Any] = yaml.safe_load(DEPLOY_WORKFLOW.read_text())
+    workflow["on"] = workflow.pop(True, workflow.get("on"))  # YAML 1.1 reads the key `on` as True
+    return workflow
+
+
+def test_deploy_workflow_uses_oidc_from_main_and_activates_the_rule_set():
+    workflow = _workflow()
+    assert workflow["on"]["push"] == {"branches": ["main"]}
+    assert "workflow_dispatch" in workflow["on"]
+    assert workflow["permissions"] == {"id-token": "write", "contents": "read"}
+    (job,) = workflow["jobs"].values()
+    steps = job["steps"]
+    (credentials,) = [
+        s for s in steps if str(s.get("uses", "")).startswith("aws-actions/configure-aws-credentials")
+    ]
+    assert credentials["uses"] == "aws-actions/configure-aws-credentials@v4"
+    assert credentials["with"]["role-to-assume"] == "${{ vars.EW_DEPLOY_ROLE_ARN }}"
+    assert not any("aws-access-key-id" in s.get("with", {}) for s in steps)
+    python = [s for s in steps if str(s.get("uses", "")).startswith("actions/setup-python")]
+    assert python and python[0]["with"]["python-version"] == "3.13"
+    script = "\n".join(str(s.get("run", "")) for s in steps)
+    assert "uv tool install" in script and "aws-sam-cli" in script
+    # The SAM CLI the deploy installs is the one `make sam` (CI, developers) pins.
+    makefile = (ROOT / "Makefile").read_text()
+    assert f"SAM_VERSION := {workflow['env']['SAM_VERSION']}\n" in makefile
+    for needed in ("sam build", "sam deploy", "--no-confirm-changeset", "--no-fail-on-empty-changeset",
+                   "--parameter-overrides", "SenderDomain=", "TimeZone=", "AlarmEmail=",
+                   "--template-file ses-rules.yaml", "RawMimeBucket", "set-active-receipt-rule-set"):  # fmt: skip
+        assert needed in script, needed
+    # The rule set it activates is the one the raw-mime bucket policy lets SES write from.
+    assert "RuleSetName=${PREFIX}-inbound-rules" in script
+    assert '--rule-set-name "${PREFIX}-inbound-rules"' in script
+    policy = json.dumps(_props("RawMimeBucketPolicy"))
+    assert "receipt-rule-set/${Prefix}-inbound-rules" in policy
+    # The stack name is samconfig.toml's.
+    samconfig = tomllib.loads((ROOT / "samconfig.toml").read_text())
+    assert workflow["env"]["STACK_NAME"] == samconfig["default"]["global"]["parameters"]["stack_name"]
+    assert workflow["env"]["PREFIX"] == _template()["Parameters"]["Prefix"]["Default"]
+
+
+def test_slack_app_manifest():
+    manifest = yaml.safe_load(SLACK_MANIFEST.read_text())
+    assert manifest["display_information"]["name"] == "Expiry Watcher"
+    scopes = manifest["oauth_config"]["scopes"]["bot"]
+    assert set(scopes) == {"chat:write", "im:write", "users:read", "users:read.email"}
+    interactivity = manifest["settings"]["interactivity"]
+    assert interactivity["is_enabled"] is True
+    assert interactivity["request_url"] == "https://REPLACE-WITH-AckHandlerUrl/slack/actions"
+    assert "event_subscriptions" not in manifest["settings"]
 
 
 # --- the shared layer's build -----------------------------------------------------------------------------
