@@ -88,7 +88,13 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
 @cache
 def settings() -> Settings:
     path = env("EW_CONFIG_PATH", "/ew/config/")
-    return settings_from(config.get_parameters_by_path(path), path)
+    # Every read goes through this module's clients: one boto3 session per container, not one per
+    # Powertools provider (each new session re-reads botocore's endpoint data, ~50 ms).
+    return settings_from(config.get_parameters_by_path(path, client=client("ssm")), path)
+
+
+def _secret(name: str) -> str:
+    return config.get_secret_text(name, client=client("secretsmanager"))
 
 
 @cache
@@ -114,7 +120,7 @@ def tick_deps() -> TickDeps:
 @cache
 def slack(timeout: int = 5) -> SlackGateway | None:
     try:
-        token = config.get_secret_text(env("EW_SLACK_TOKEN_SECRET", "ew/slack/bot-token"))
+        token = _secret(env("EW_SLACK_TOKEN_SECRET", "ew/slack/bot-token"))
     except config.ConfigError as exc:
         # Without a bot token every alert still goes out, by email; the log says why.
         log.error("Slack is off: %s", exc)
@@ -125,7 +131,7 @@ def slack(timeout: int = 5) -> SlackGateway | None:
 
 def link_secret() -> bytes | None:
     try:
-        return config.get_secret_text(env("EW_LINK_SECRET", "ew/email/link-secret")).encode()
+        return _secret(env("EW_LINK_SECRET", "ew/email/link-secret")).encode()
     except config.ConfigError as exc:
         log.error("email action links are off: %s", exc)
         return None
@@ -179,7 +185,7 @@ def defer_task(task: dict[str, Any]) -> None:
 
 @cache
 def signing_secret() -> str:
-    return config.get_secret_text(env("EW_SLACK_SIGNING_SECRET", "ew/slack/signing-secret"))
+    return _secret(env("EW_SLACK_SIGNING_SECRET", "ew/slack/signing-secret"))
 
 
 def audit_log() -> AuditLog:
@@ -207,7 +213,7 @@ def registry_sheet() -> SheetTable:
     current = settings()
     if not current.registry_sheet_id:
         raise config.ConfigError(f"{env('EW_CONFIG_PATH', '/ew/config/')}registry_sheet_id is not set")
-    info = json.loads(config.get_secret_text(env("EW_DRIVE_SA_SECRET", "ew/drive/sa")))
+    info = json.loads(_secret(env("EW_DRIVE_SA_SECRET", "ew/drive/sa")))
     service = sheets_service(info, endpoint=os.environ.get("EW_GOOGLE_API_URL") or None)
     return SheetTable(service, current.registry_sheet_id, current.registry_sheet_tab or None)
 

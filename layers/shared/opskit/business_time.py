@@ -11,9 +11,12 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-import holidays
+if TYPE_CHECKING:
+    from holidays import HolidayBase
+
 
 # Give up looking for business time after this many days: a calendar closed that long is a config mistake.
 MAX_SEARCH_DAYS = 366
@@ -58,6 +61,8 @@ def parse_holiday_region(text: str | None) -> tuple[str | None, str | None]:
     if not text or not text.strip():
         return None, None
     country_text, dash, subdivision_text = text.strip().partition("-")
+    import holidays  # imported when first needed: 30 ms that a click handler need not pay
+
     supported = holidays.list_supported_countries()
     country = country_text.strip().upper()
     if country not in supported:
@@ -101,11 +106,13 @@ class BusinessCalendar:
         )
         self._closed = frozenset(closed)
         self._weekend = frozenset(weekend)
-        self._holidays_by_year: dict[int, holidays.HolidayBase] = {}
+        self._holidays_by_year: dict[int, HolidayBase] = {}
         self._language: str | None = None
         if self._country:
             # Holiday names otherwise follow the server's locale; prefer English, else the country's own.
-            probe = holidays.country_holidays(self._country, subdiv=self._subdivision)
+            from holidays import country_holidays
+
+            probe = country_holidays(self._country, subdiv=self._subdivision)
             default = probe.default_language
             english = default if default and default.startswith("en") else "en_US"
             self._language = english if english in probe.supported_languages else default
@@ -123,7 +130,9 @@ class BusinessCalendar:
             return _DAY_NAMES[d.weekday()]
         if self._country:
             if d.year not in self._holidays_by_year:  # building a year is slow: once per year, on demand
-                self._holidays_by_year[d.year] = holidays.country_holidays(
+                from holidays import country_holidays
+
+                self._holidays_by_year[d.year] = country_holidays(
                     self._country, subdiv=self._subdivision, years=d.year, language=self._language
                 )
             name = self._holidays_by_year[d.year].get(d)

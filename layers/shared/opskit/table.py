@@ -15,9 +15,6 @@ from dataclasses import dataclass
 from pathlib import PurePath
 from typing import Any
 
-from openpyxl import load_workbook
-from openpyxl.utils import get_column_letter
-
 from opskit.problems import DocumentError, Problem
 
 
@@ -78,6 +75,8 @@ def _xlsx_cells(data: bytes, source: str) -> list[list[str]]:
     # Anything may be inside an uploaded "xlsx" (a renamed PDF, a truncated zip, a broken part), and
     # openpyxl raises many different exception types for those, so every failure becomes a plain problem.
     try:
+        from openpyxl import load_workbook  # here, not at the top: only .xlsx readers pay its import
+
         book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
         try:
             if not book.worksheets:
@@ -173,3 +172,12 @@ def _check_unnamed(columns: Sequence[str], rows: Iterable[tuple[int, list[str]]]
 
 def _error(source: str, where: str, message: str) -> DocumentError:
     return DocumentError([Problem(source, where, message)])
+
+
+def get_column_letter(number: int) -> str:
+    """1 → A, 27 → AA: the column letters a spreadsheet shows."""
+    letters = ""
+    while number:
+        number, rest = divmod(number - 1, 26)
+        letters = chr(65 + rest) + letters
+    return letters
