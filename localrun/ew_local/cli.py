@@ -57,11 +57,23 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--timezone", default="Europe/London")
     demo.add_argument("--holidays", default="GB-ENG")
     demo.add_argument("--admin", default="ops@acme.example")
+
+    serve = sub.add_parser("serve", help="click the example's email links in your own browser")
+    serve.add_argument(
+        "--example", default=str(EXAMPLE), help="folder with registry.csv, rules.txt, voice.txt"
+    )
+    serve.add_argument("--date", type=_iso_date, default=date(2026, 11, 23), help="tick date (a weekday)")
+    serve.add_argument("--timezone", default="Europe/London")
+    serve.add_argument("--port", type=int, default=8765, help="local port (default 8765)")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "serve":
+        from ew_local.serve import run_serve
+
+        return run_serve(args, sys.stdout)
     if args.command == "demo":
         from ew_local.demo import run_demo
 

@@ -214,6 +214,13 @@ class LocalCloud:
             self.dynamodb, NAMES["EW_PINGS_TABLE"], NAMES["EW_ACK_TABLE"], NAMES["EW_ARCHIVE_TABLE"]
         )
 
+    def without_slack(self) -> None:
+        """As if no Slack bot token were configured (dispatch then sends every alert by email)."""
+        boto3.client("secretsmanager").delete_secret(
+            SecretId=NAMES["EW_SLACK_TOKEN_SECRET"], ForceDeleteWithoutRecovery=True
+        )
+        runtime.reset()
+
     # -- what drive-sync would mirror ---------------------------------------------------------------
 
     def mirror(self, registry: bytes, rules: bytes | None = None, voice: bytes | None = None) -> None:
