@@ -30,10 +30,11 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
+
+from ew_local.loopback import LoopbackServer
 
 JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 GOOGLE_TOKEN_ENDPOINT = "https://oauth2.googleapis.com/token"
@@ -112,8 +113,10 @@ class _ApiError(Exception):
 Route = tuple[str, "re.Pattern[str]", Callable[[dict[str, str], Call], Any]]
 
 
-class FakeGoogle:
+class FakeGoogle(LoopbackServer):
     def __init__(self) -> None:
+        super().__init__()
+        self.handler = _Handler
         self._lock = threading.Lock()
         self._calls: list[Call] = []
         self._faults: list[_Fault] = []
@@ -122,48 +125,12 @@ class FakeGoogle:
         self._tokens: dict[str, str] = {}  # access token -> the service account email it was issued to
         self._keys: dict[str, Any] = {}  # service account email -> RSA public key, to check JWT signatures
         self._counter = 0
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
         self._routes = self._route_table()
-
-    # -- lifecycle -------------------------------------------------------------------------------
-
-    def start(self) -> FakeGoogle:
-        fake = self
-
-        class Handler(_Handler):
-            owner = fake
-
-        self._server = _Server(("127.0.0.1", 0), Handler)
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join()
-            self._thread = None
-
-    def __enter__(self) -> FakeGoogle:
-        return self.start()
-
-    def __exit__(
-        self, kind: type[BaseException] | None, value: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
 
     @property
     def url(self) -> str:
         """The root URL with its trailing slash: the `api_endpoint` for Sheets v4."""
-        if self._server is None:
-            raise RuntimeError("FakeGoogle is not started")
-        return f"http://127.0.0.1:{self._server.server_address[1]}/"
+        return self.root + "/"
 
     @property
     def token_uri(self) -> str:
@@ -467,13 +434,6 @@ class FakeGoogle:
         if table:
             answer["tableRange"] = table
         return answer
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        pass  # a client that timed out and hung up is expected here, not worth a traceback
 
 
 class _Handler(BaseHTTPRequestHandler):

@@ -16,10 +16,11 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
+
+from ew_local.loopback import LoopbackServer
 
 Params = dict[str, Any]
 
@@ -42,10 +43,12 @@ class _Fault:
     retry_after: int | None = None
 
 
-class FakeSlack:
+class FakeSlack(LoopbackServer):
     def __init__(self, users: dict[str, str] | None = None, *, token: str | None = None):
         """`users` maps email to user ID for users.lookupByEmail. With `token`, any other bearer token gets
         `invalid_auth`; without it, any bearer token is accepted."""
+        super().__init__()
+        self.handler = _Handler
         self.users = {email.lower(): user for email, user in (users or {}).items()}
         self.token = token
         self._lock = threading.Lock()
@@ -55,48 +58,11 @@ class FakeSlack:
         self._messages: dict[tuple[str, str], Params] = {}  # (channel, ts) -> current message
         self._views: dict[str, Params] = {}
         self._counter = 0
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
-
-    # -- lifecycle -------------------------------------------------------------------------------
-
-    def start(self) -> FakeSlack:
-        fake = self
-
-        class Handler(_Handler):
-            owner = fake
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        # A short poll interval so stop() returns at once instead of after serve_forever's 0.5 s tick.
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join()
-            self._thread = None
-
-    def __enter__(self) -> FakeSlack:
-        return self.start()
-
-    def __exit__(
-        self, kind: type[BaseException] | None, value: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
 
     @property
     def url(self) -> str:
         """The base_url for WebClient (with the trailing slash it needs)."""
-        if self._server is None:
-            raise RuntimeError("FakeSlack is not started")
-        return f"http://127.0.0.1:{self._server.server_address[1]}/"
+        return self.root + "/"
 
     # -- inspection ------------------------------------------------------------------------------
 

@@ -22,12 +22,12 @@ import json
 import logging
 import threading
 from collections.abc import Mapping
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from ew_local.cloud import PREFIX, LambdaContext, LocalCloud, function_url_event
+from ew_local.loopback import LoopbackServer
 
 log = logging.getLogger(__name__)
 
@@ -95,61 +95,22 @@ def response_parts(answer: Any) -> tuple[int, list[tuple[str, str]], bytes]:
     return int(answer["statusCode"]), headers, payload
 
 
-class FunctionUrlServer:
+class FunctionUrlServer(LoopbackServer):
     """Serves the Function URL of `cloud`'s ack-handler on http://127.0.0.1:<port>."""
 
     def __init__(self, cloud: LocalCloud, *, port: int = 0, run_tasks: bool = True, quiet: bool = True):
+        super().__init__(port)
+        self.handler = _Handler
         self.cloud = cloud
-        self.port = port
         self.run_tasks = run_tasks
         self.quiet = quiet
         self.errors: list[BaseException] = []  # handler crashes, answered 502 as Lambda would
         self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
-
-    # -- lifecycle -------------------------------------------------------------------------------
-
-    def start(self) -> FunctionUrlServer:
-        owner = self
-
-        class Handler(_Handler):
-            server_owner = owner
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name="function-url-server",
-            daemon=True,
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join()
-            self._thread = None
-
-    def __enter__(self) -> FunctionUrlServer:
-        return self.start()
-
-    def __exit__(
-        self, kind: type[BaseException] | None, value: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
 
     @property
     def url(self) -> str:
         """The base URL, without a trailing slash: `server.url + "/email?t=..."`."""
-        if self._server is None:
-            raise RuntimeError("FunctionUrlServer is not started")
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        return self.root
 
     # -- one request -----------------------------------------------------------------------------
 
@@ -168,7 +129,7 @@ class FunctionUrlServer:
 
 
 class _Handler(BaseHTTPRequestHandler):
-    server_owner: FunctionUrlServer
+    owner: FunctionUrlServer
     protocol_version = "HTTP/1.1"
 
     def _serve(self) -> None:
@@ -181,7 +142,7 @@ class _Handler(BaseHTTPRequestHandler):
         event = request_event(
             self.command, self.path, list(self.headers.items()), body, self.client_address[0]
         )
-        self._reply(*self.server_owner.invoke(event))
+        self._reply(*self.owner.invoke(event))
 
     def _reply(self, status: int, headers: list[tuple[str, str]], body: bytes) -> None:
         self.send_response(status)
@@ -196,5 +157,5 @@ class _Handler(BaseHTTPRequestHandler):
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _serve
 
     def log_message(self, format: str, *args: Any) -> None:
-        if not self.server_owner.quiet:
+        if not self.owner.quiet:
             super().log_message(format, *args)

@@ -1,25 +1,16 @@
 import boto3
 import pytest
 from botocore.stub import Stubber
-from moto import mock_aws
 
 from opskit import config
 from opskit.config import ConfigError, get_parameters_by_path, get_secret_text
 
 
 @pytest.fixture
-def aws(monkeypatch):
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }.items():
-        monkeypatch.setenv(name, value)
+def aws(moto_aws):
     # Powertools caches values and providers per process: start and end every test with nothing cached.
     config.clear_cache()
-    with mock_aws():
-        yield
+    yield
     config.clear_cache()
 
 

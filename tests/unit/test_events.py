@@ -4,22 +4,13 @@ from datetime import UTC, date, datetime
 import boto3
 import pytest
 from botocore.stub import Stubber
-from moto import mock_aws
 
 from opskit.events import MAX_ENTRY_BYTES, event_entry, put_all
 
 
 @pytest.fixture
-def aws(monkeypatch):
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }.items():
-        monkeypatch.setenv(name, value)
-    with mock_aws():
-        yield
+def aws(moto_aws):
+    yield
 
 
 class Recorder:

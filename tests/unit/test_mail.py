@@ -5,7 +5,6 @@ from email.message import EmailMessage
 import boto3
 import pytest
 from botocore.stub import Stubber
-from moto import mock_aws
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.ses.models import ses_backends
 
@@ -15,16 +14,8 @@ SENDER = "Alerts <alerts@example.com>"
 
 
 @pytest.fixture
-def ses(monkeypatch):
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }.items():
-        monkeypatch.setenv(name, value)
-    with mock_aws():
-        yield boto3.client("ses")
+def ses(moto_aws):
+    yield boto3.client("ses")
 
 
 def _sent() -> list[EmailMessage]:

@@ -7,7 +7,6 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 from botocore.stub import Stubber
-from moto import mock_aws
 
 from opskit.schedule import at_expression, schedule_name, schedule_once
 
@@ -19,16 +18,8 @@ VALID_NAME = re.compile(r"[0-9a-zA-Z_.-]{1,64}")
 
 
 @pytest.fixture
-def scheduler(monkeypatch):
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }.items():
-        monkeypatch.setenv(name, value)
-    with mock_aws():
-        yield boto3.client("scheduler")
+def scheduler(moto_aws):
+    yield boto3.client("scheduler")
 
 
 def _once(client, name, at, **kwargs):

@@ -7,7 +7,6 @@ from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from ew.chain import ACK_ONLY, ESCALATE, FIRST_ALERT, REMINDER, RENEW, SNOOZE, Ack, Ping
 from ew.store import STALE_CLAIM, ChainStore, PingRecord, create_tables
@@ -28,18 +27,10 @@ class Clock:
 
 
 @pytest.fixture
-def client(monkeypatch):
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }.items():
-        monkeypatch.setenv(name, value)
-    with mock_aws():
-        dynamodb = boto3.client("dynamodb")
-        create_tables(dynamodb, PINGS, ACKS, ARCHIVE, AUDIT, STATE)
-        yield dynamodb
+def client(moto_aws):
+    dynamodb = boto3.client("dynamodb")
+    create_tables(dynamodb, PINGS, ACKS, ARCHIVE, AUDIT, STATE)
+    yield dynamodb
 
 
 @pytest.fixture
