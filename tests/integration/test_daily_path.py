@@ -14,6 +14,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from botocore.exceptions import ClientError
 
 from ew import runtime
 from ew.dispatching import DispatchError
@@ -280,3 +281,23 @@ def test_without_a_slack_token_every_alert_goes_by_email(cloud: LocalCloud) -> N
     assert (outcome["status"], outcome["channel"]) == ("sent", "email")
     assert [m["To"] for m in emails(cloud)] == ["li@acme.example"]
     assert cloud.slack.calls() == []
+
+
+def test_a_deferral_whose_schedule_cannot_be_created_is_given_back_for_the_retry(
+    cloud: LocalCloud, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    scheduler = runtime.client("scheduler")
+    refusal = ClientError(
+        {"Error": {"Code": "ServiceQuotaExceededException", "Message": "quota"}}, "CreateSchedule"
+    )
+
+    def refuse(**_: Any) -> None:
+        raise refusal
+
+    monkeypatch.setattr(scheduler, "create_schedule", refuse)
+    with pytest.raises(ClientError):
+        cloud.dispatch(event("dispatch/escalate_saturday.json"))
+    assert cloud.store.get("ACME-020", 1) is None  # not stuck as "scheduled" with no schedule
+    monkeypatch.undo()
+    assert cloud.dispatch(event("dispatch/escalate_saturday.json"))["status"] == "scheduled"
+    assert len(cloud.pending_schedules()) == 1

@@ -8,6 +8,7 @@ nothing. A failed send gives the claim back and raises, so the retry (and finall
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -135,24 +136,23 @@ def dispatch(event: dict[str, Any], deps: DispatchDeps) -> Outcome:
     outcome = Outcome(SENT, move.item_id, move.move, move.recipient, planned, plan.send_at, plan.reason)
 
     if plan.deferred:
-        if not deps.store.claim(ping, plan.send_at, planned, "scheduled"):
+        if not deps.store.claim(ping, plan.send_at, planned, SCHEDULED):
             return _duplicate(outcome)
         try:
             _schedule(request, plan.send_at, deps)
         except Exception:
-            deps.store.release(move.item_id, move.chain_index)
+            # No schedule, no delivery: give the claim back so the retry schedules it again.
+            deps.store.release(move.item_id, move.chain_index, status=SCHEDULED)
             raise
         return _with(outcome, status=SCHEDULED)
 
     if not deps.store.claim(ping, plan.send_at, planned, "sending"):
         return _duplicate(outcome)
-    try:
-        channel, ref, fell_back = deliver(request.item, move, read_voice(deps), request.decided_at, deps)
-    except Exception:
+
+    def give_back() -> None:
         deps.store.release(move.item_id, move.chain_index)
-        raise
-    deps.store.mark_sent(move.item_id, move.chain_index, channel, ref)
-    return _with(outcome, channel=channel, fell_back=fell_back)
+
+    return _send(request.item, move, request.decided_at, deps, outcome, give_back)
 
 
 def _deliver_deferred(request: Request, deps: DispatchDeps) -> Outcome:
@@ -165,10 +165,21 @@ def _deliver_deferred(request: Request, deps: DispatchDeps) -> Outcome:
     )
     if not deps.store.start_deferred(move.item_id, move.chain_index, move.cycle_expiry):
         return _duplicate(outcome)
-    try:
-        channel, ref, fell_back = deliver(request.item, move, read_voice(deps), request.deliver_at, deps)
-    except Exception:
+
+    def give_back() -> None:
         deps.store.return_to_scheduled(move.item_id, move.chain_index)
+
+    return _send(request.item, move, request.deliver_at, deps, outcome, give_back)
+
+
+def _send(
+    item: Item, move: Move, now: datetime, deps: DispatchDeps, outcome: Outcome, give_back: Callable[[], None]
+) -> Outcome:
+    """Deliver a claimed ping; on any failure give the claim back and raise (the retry sends it)."""
+    try:
+        channel, ref, fell_back = deliver(item, move, read_voice(deps), now, deps)
+    except Exception:
+        give_back()
         raise
     deps.store.mark_sent(move.item_id, move.chain_index, channel, ref)
     return _with(outcome, channel=channel, fell_back=fell_back)

@@ -193,16 +193,17 @@ class ChainStore:
             values[":ref"] = _s(message_ref)
         self._update(item_id, chain_index, update, "attribute_exists(item_id)", values)
 
-    def release(self, item_id: str, chain_index: int) -> None:
-        """A failed immediate send: delete the claim (only if still "sending"), so a retry can claim
-        again. A sent, scheduled or missing ping is left alone."""
+    def release(self, item_id: str, chain_index: int, status: str = SENDING) -> None:
+        """Give a claim back so a retry can claim again: a failed immediate send ("sending"), or a
+        deferral whose schedule could not be created ("scheduled"). A ping in any other status, or
+        missing, is left alone."""
         try:
             self._client.delete_item(
                 TableName=self.pings_table,
                 Key=_ping_key(item_id, chain_index),
-                ConditionExpression="#st = :sending",
+                ConditionExpression="#st = :claimed",
                 ExpressionAttributeNames={"#st": "status"},
-                ExpressionAttributeValues={":sending": _s(SENDING)},
+                ExpressionAttributeValues={":claimed": _s(status)},
             )
         except ClientError as error:
             if not _condition_failed(error):
