@@ -306,3 +306,16 @@ def test_a_bad_date_on_the_email_page_is_shown_and_the_link_stays_usable(cloud: 
     form["date"] = (datetime.now(UTC).date() + timedelta(days=5)).isoformat()
     assert cloud.http("POST", "/email", urlencode(form))["statusCode"] == 200
     assert acks(cloud) == [("ACME-002", "snooze")]
+
+
+def test_verification_failures_are_counted_as_a_metric(
+    cloud: LocalCloud, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "false")
+    capsys.readouterr()
+    cloud.slack_click(fixture("ack_handler/block_actions.json"), secret="forged")
+    emitted = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    [metrics] = [m for m in emitted if "SlackVerificationFailures" in m]
+    assert metrics["SlackVerificationFailures"] == [1.0]
+    assert metrics["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "ExpiryWatcher"
+    assert metrics["service"] == "expiry-watcher"
