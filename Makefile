@@ -8,7 +8,7 @@ UV := $(shell command -v uv 2>/dev/null || echo python3 -m uv)
 EXAMPLE := examples/acme
 DEMO_START ?= 2026-11-23
 
-.PHONY: setup demo check-example run-demo simulate-example test lint validate sam ci clean
+.PHONY: setup demo check-example run-demo simulate-example test lint validate sam ci clean bench
 
 setup:
 	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install -q "uv==$(UV_VERSION)"
@@ -45,6 +45,17 @@ validate: setup sam
 	PATH="$$HOME/.local/bin:$$PATH" sam validate --lint --region us-east-1
 
 ci: lint validate test
+
+# DESIGN.md §11's daily-tick benchmark: 1,000 / 10,000 / 100,000 rows on in-process AWS (moto).
+# Slow (moto dominates at 100,000 rows): see benchmarks/README.md, or pass ARGS=--quick.
+bench: setup
+	$(UV) run python benchmarks/daily_tick.py $(ARGS)
+
+# DESIGN.md §11's ack-handler benchmark: cold import, a cold container's import + first request, and
+# 200 signed clicks on LocalCloud (moto + fake Slack). About 30 s; see benchmarks/README.md.
+.PHONY: bench-ack
+bench-ack: setup
+	$(UV) run python benchmarks/ack_handler.py $(ARGS)
 
 clean:
 	rm -rf .venv .aws-sam .pytest_cache .mypy_cache .ruff_cache
