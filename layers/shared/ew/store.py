@@ -95,14 +95,21 @@ class ChainStore:
         """Every ping and ack, with paginated Scans: the number of requests grows with pages, never
         with items (no Query per item). Pings come sorted by (item, cycle, index), acks by (item, time)."""
         self.request_count = 0
-        pings = [_ping_from_row(row) for row in self._scan(self.pings_table)]
-        acks = [_ack_from_row(row) for row in self._scan(self.ack_table)]
+        pings = [_ping_from_row(row) for row in self._scan(self.pings_table, _PING_FIELDS)]
+        acks = [_ack_from_row(row) for row in self._scan(self.ack_table, _ACK_FIELDS)]
         pings.sort(key=lambda p: (p.item_id, p.cycle_expiry, p.chain_index))
         acks.sort(key=lambda a: (a.item_id, a.at))
         return pings, acks
 
-    def _scan(self, table: str) -> Iterator[Row]:
-        params: dict[str, Any] = {"TableName": table}
+    def _scan(self, table: str, fields: tuple[str, ...]) -> Iterator[Row]:
+        # Only the attributes the chain policy reads: fewer bytes means fewer 1 MB pages and, above
+        # all, less response parsing, which is most of a 100,000-item tick (benchmarks/README.md).
+        names = {f"#a{i}": name for i, name in enumerate(fields)}
+        params: dict[str, Any] = {
+            "TableName": table,
+            "ProjectionExpression": ", ".join(names),
+            "ExpressionAttributeNames": names,
+        }
         if self._scan_page_size:
             params["Limit"] = self._scan_page_size
         while True:
@@ -459,6 +466,12 @@ def _ping_row(ping: Ping, send_at: datetime, channel: str, status: str, claimed_
         "status": _s(status),
         "claimed_at": _s(_utc_iso(claimed_at)),
     }
+
+
+_PING_FIELDS = ("item_id", "cycle_expiry", "chain_index", "move", "ping_date", "recipient")
+_ACK_FIELDS = (
+    "item_id", "cycle_expiry", "action", "ack_date", "by_user", "snooze_until", "new_expiry"
+)  # fmt: skip
 
 
 def _ping_from_row(row: Row) -> Ping:
