@@ -160,7 +160,7 @@ def test_runtime_is_python313_on_arm64_everywhere():
 @pytest.mark.parametrize(
     ("function", "name", "code", "memory", "timeout"),
     [
-        ("DailyTickFunction", "${Prefix}-daily-tick", "src/daily_tick/", 512, 60),
+        ("DailyTickFunction", "${Prefix}-daily-tick", "src/daily_tick/", 1769, 60),
         ("DispatchFunction", "${Prefix}-dispatch", "src/dispatch/", 256, 30),
         ("AckHandlerFunction", "${Prefix}-ack-handler", "src/ack_handler/", 256, 15),
     ],
