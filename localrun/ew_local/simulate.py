@@ -8,13 +8,16 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import TextIO
 from zoneinfo import ZoneInfo
 
-from ew.chain import ACK_ONLY, ACTIONS, RENEW, SNOOZE, Ack, current_item
+from ew import runtime
+from ew.acking import act
+from ew.cards import PingRef
+from ew.chain import ACK_ONLY, ACTIONS, RENEW, current_item
 from ew.dispatching import SCHEDULED, SENT
 from ew.items import Item
 from ew.runtime import settings_from
@@ -136,13 +139,14 @@ class Simulation:
             raise SimulationError(f'acks line {ack.line}: no item "{ack.item_id}" in the sheet')
         _, acks = self.cloud.store.load()
         item = current_item(listed, [a for a in acks if a.item_id == ack.item_id])
+        # The click answers the latest ping of the item's current chain, as the newest card would.
+        pings = [r.ping for r in self.cloud.store.chain_pings(item.item_id)]
+        index = max((p.chain_index for p in pings if p.cycle_expiry == item.expiry_date), default=0)
         at = datetime.combine(ack.day, time(12, 0), self.tz)
-        self.cloud.store.record_ack(
-            Ack(item.item_id, item.expiry_date, ack.action, at, by=item.owner,
-                snooze_until=ack.value if ack.action == SNOOZE else None,
-                new_expiry=ack.value if ack.action == RENEW else None),
-            old_expiry=item.expiry_date,
-        )  # fmt: skip
+        # The same code a Slack or email click runs (ack, audit, archive, sheet write-back), at noon.
+        deps = replace(runtime.ack_deps(), clock=lambda: at)
+        act(deps, PingRef(item.item_id, item.expiry_date, index), ack.action, item.owner, ack.value)
+        self.cloud.run_tasks()
 
 
 def run_simulate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
