@@ -37,6 +37,7 @@ import json
 import os
 import pstats
 import random
+import re
 import resource
 import statistics
 import string
@@ -104,7 +105,16 @@ RULE = "ew-moves"
 REGISTRY_BUCKET = "ew-registry-source-bench"
 RULES_BUCKET = "ew-rules-source-bench"
 MB = 1024 * 1024
-TICK_MEMORY_MB = 512  # template.yaml, DailyTickFunction
+
+
+def _tick_memory_mb() -> int:
+    """DailyTickFunction's MemorySize, read from template.yaml so the verdict follows the template."""
+    template = (Path(__file__).resolve().parents[1] / "template.yaml").read_text()
+    block = template.split("DailyTickFunction:", 1)[1]
+    return int(re.search(r"MemorySize:\s*(\d+)", block).group(1))  # type: ignore[union-attr]
+
+
+TICK_MEMORY_MB = _tick_memory_mb()
 FULL_VCPU_MB = 1769  # Lambda: CPU share grows with memory; one full vCPU at 1,769 MB
 
 RULES_TEXT = """\
