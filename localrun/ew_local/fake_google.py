@@ -35,6 +35,7 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from ew_local.loopback import LoopbackServer
+from opskit.table import column_letter
 
 JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 GOOGLE_TOKEN_ENDPOINT = "https://oauth2.googleapis.com/token"
@@ -527,19 +528,10 @@ def _column_index(letters: str) -> int:
     return index - 1
 
 
-def _column_letters(index: int) -> str:
-    letters = ""
-    index += 1
-    while index:
-        index, rest = divmod(index - 1, 26)
-        letters = chr(ord("A") + rest) + letters
-    return letters
-
-
 def _a1(title: str, top: int, left: int, bottom: int, right: int) -> str:
     name = title if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", title) else "'" + title.replace("'", "''") + "'"
-    start = f"{_column_letters(left)}{top + 1}"
-    end = f"{_column_letters(right)}{bottom + 1}"
+    start = f"{column_letter(left)}{top + 1}"
+    end = f"{column_letter(right)}{bottom + 1}"
     return f"{name}!{start}" if start == end else f"{name}!{start}:{end}"
 
 
@@ -597,7 +589,7 @@ def _check_fits(area: Area, values: list[list[str]], text: str) -> None:
             400, f"Requested writing within range [{text}], but tried writing to row [{top + height}]"
         )
     if right is not None and left + width - 1 > right:
-        column = _column_letters(left + width - 1)
+        column = column_letter(left + width - 1)
         raise _ApiError(
             400, f"Requested writing within range [{text}], but tried writing to column [{column}]"
         )

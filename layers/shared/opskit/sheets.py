@@ -23,6 +23,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from opskit.dates import parse_date
+from opskit.table import column_letter
 
 SCOPES = ["https://www.googleapis.com/auth/spreadsheets"]
 
@@ -98,16 +99,6 @@ def sheets_service(
         )
     except Exception as error:
         raise SheetsError(f"the Google Sheets client could not be set up ({type(error).__name__})") from None
-
-
-def column_letter(index: int) -> str:
-    """0 -> A, 25 -> Z, 26 -> AA."""
-    letters = ""
-    index += 1
-    while index:
-        index, rest = divmod(index - 1, 26)
-        letters = chr(ord("A") + rest) + letters
-    return letters
 
 
 def quote_tab(tab: str) -> str:

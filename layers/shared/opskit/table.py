@@ -140,7 +140,7 @@ def _check_duplicates(header: Sequence[str], columns: Sequence[str], source: str
                 Problem(
                     source,
                     "header",
-                    f'columns {get_column_letter(j + 1)} ("{header[j]}") and {get_column_letter(i + 1)} '
+                    f'columns {column_letter(j)} ("{header[j]}") and {column_letter(i)} '
                     f'("{header[i]}") have the same name; each column needs its own name',
                 )
             )
@@ -161,7 +161,7 @@ def _check_unnamed(columns: Sequence[str], rows: Iterable[tuple[int, list[str]]]
         Problem(
             source,
             "header",
-            f"column {get_column_letter(i + 1)} has values (the first in row {number}) but no name in row 1; "
+            f"column {column_letter(i)} has values (the first in row {number}) but no name in row 1; "
             "give it a name or clear it",
         )
         for i, number in sorted(first_value.items())
@@ -174,10 +174,11 @@ def _error(source: str, where: str, message: str) -> DocumentError:
     return DocumentError([Problem(source, where, message)])
 
 
-def get_column_letter(number: int) -> str:
-    """1 → A, 27 → AA: the column letters a spreadsheet shows."""
+def column_letter(index: int) -> str:
+    """The letters a spreadsheet shows for a 0-based column index: 0 -> A, 25 -> Z, 26 -> AA."""
     letters = ""
-    while number:
-        number, rest = divmod(number - 1, 26)
-        letters = chr(65 + rest) + letters
+    index += 1
+    while index:
+        index, rest = divmod(index - 1, 26)
+        letters = chr(ord("A") + rest) + letters
     return letters
