@@ -321,3 +321,15 @@ def test_verification_failures_are_counted_as_a_metric(
     assert metrics["SlackVerificationFailures"] == [1.0]
     assert metrics["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "ExpiryWatcher"
     assert metrics["service"] == "expiry-watcher"
+
+
+def test_without_a_link_secret_the_page_says_links_are_off(cloud: LocalCloud) -> None:
+    import boto3
+
+    boto3.client("secretsmanager").delete_secret(
+        SecretId="ew/email/link-secret", ForceDeleteWithoutRecovery=True
+    )
+    runtime.reset()
+    page = cloud.http("GET", "/email", query={"t": "anything"})
+    assert page["statusCode"] == 503 and "Email links are switched off" in page["body"]
+    assert acks(cloud) == []

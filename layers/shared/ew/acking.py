@@ -336,20 +336,25 @@ def _errors(errors: Mapping[str, str]) -> HttpAnswer:
 # -- email links -------------------------------------------------------------------------------------
 
 
-def _claims(token: str, deps: AckDeps) -> dict[str, Any]:
+def _verified(token: str, deps: AckDeps) -> dict[str, Any] | HttpAnswer:
+    """The link's claims, or the page that says why the link cannot be used."""
     if not deps.link_secret:
-        raise Rejected(503, "email links are not configured")
-    return verify(deps.link_secret, token, deps.clock())
-
-
-def email_page(token: str, deps: AckDeps) -> HttpAnswer:
-    """GET: only a confirmation page. Mail scanners fetch links; a GET never acts."""
+        return _page(
+            503, pages.problem_page("Email links are switched off", "Use the Slack message instead.")
+        )
     try:
-        claims = _claims(token, deps)
+        return verify(deps.link_secret, token, deps.clock())
     except LinkExpired as exc:
         return _page(410, pages.problem_page("This link has expired", str(exc)))
     except LinkError as exc:
         return _page(400, pages.problem_page("This link does not work", str(exc)))
+
+
+def email_page(token: str, deps: AckDeps) -> HttpAnswer:
+    """GET: only a confirmation page. Mail scanners fetch links; a GET never acts."""
+    claims = _verified(token, deps)
+    if isinstance(claims, HttpAnswer):
+        return claims
     if deps.once.get(f"link#{claims['jti']}", "used"):
         return _page(409, pages.problem_page("This link was already used", "Nothing more to do."))
     return _page(200, pages.confirm_page(claims, token, _default_date(claims, deps), error=None))
@@ -358,12 +363,9 @@ def email_page(token: str, deps: AckDeps) -> HttpAnswer:
 def email_post(form: Mapping[str, str], deps: AckDeps) -> HttpAnswer:
     """POST from the confirmation page: act once."""
     token = form.get("t", "")
-    try:
-        claims = _claims(token, deps)
-    except LinkExpired as exc:
-        return _page(410, pages.problem_page("This link has expired", str(exc)))
-    except LinkError as exc:
-        return _page(400, pages.problem_page("This link does not work", str(exc)))
+    claims = _verified(token, deps)
+    if isinstance(claims, HttpAnswer):
+        return claims
     action = claims.get("a")
     value: date | None = None
     if action in (RENEW, SNOOZE):
