@@ -1027,11 +1027,11 @@ def main(argv: list[str] | None = None) -> int:
             flush=True,
         )
         results.append(result)
+        if args.json:  # after every size: a long run that is stopped keeps what it measured
+            args.json.write_text(json.dumps(as_json(results), indent=2) + "\n")
     print("load average at the end: " + " ".join(f"{x:.2f}" for x in os.getloadavg()))
     print()
     print(report(results))
-    if args.json:
-        args.json.write_text(json.dumps(as_json(results), indent=2) + "\n")
     return 0
 
 
