@@ -338,7 +338,7 @@ def metered(owner, name, key, count=None):
                 spent[count] += 1
     setattr(owner, name, timed)
 
-metered(runtime, "ack_deps", "deps")
+metered(app, "deps", "deps")
 metered(botocore.session.Session, "create_client", "clients", "client_count")
 metered(botocore.session.Session, "__init__", None, "sessions")
 breakdown = []
@@ -494,17 +494,17 @@ METERS = ("deps", "clients", "aws", "moto", "slack")
 
 @contextmanager
 def metered(meters: dict[str, Meter]) -> Iterator[None]:
-    """Meter the deps build (runtime.ack_deps), boto3 client creation (the runtime's and Powertools'),
+    """Meter the deps build (the handler's deps()), boto3 client creation (the runtime's and Powertools'),
     AWS calls (client side + moto), moto's server side, and the Slack gateway's HTTP calls."""
     from botocore.client import BaseClient
     from botocore.session import Session
     from moto.core.botocore_stubber import BotocoreStubber
 
-    from ew import runtime
+    from ew_local.cloud import load_handler
     from opskit.slack import SlackGateway
 
     targets: list[tuple[Any, str, Meter]] = [
-        (runtime, "ack_deps", meters["deps"]),
+        (load_handler("ack_handler"), "deps", meters["deps"]),
         (Session, "create_client", meters["clients"]),
         (BaseClient, "_make_api_call", meters["aws"]),
         (BotocoreStubber, "__call__", meters["moto"]),
@@ -653,7 +653,7 @@ def report(imports: ImportResult, fresh: FreshResult, result: ClickResult, load:
         row((f"2. a cold container, end to end ({len(fresh.import_s)} processes)", *small), widths),
         row(("`import app`", *spread(fresh.import_s, top=max)), widths),
         row(("first request", *spread(fresh.first_s, top=max)), widths),
-        row(("  of which runtime.ack_deps()", *spread(fresh.first_deps_s, top=max)), widths),
+        row(("  of which deps()", *spread(fresh.first_deps_s, top=max)), widths),
         row(
             (
                 f"    of which {fresh.clients} boto3 clients in {fresh.sessions} sessions",
@@ -686,7 +686,7 @@ def report(imports: ImportResult, fresh: FreshResult, result: ClickResult, load:
         lines.append(row((f"deps rebuilt, median of {len(result.cold)}", *median_of(result.cold)), wide))
     lines += [
         row((f"warm click, median of {len(result.warm)}", *median_of(result.warm)), wide),
-        "  deps = runtime.ack_deps() (clients, SSM + secrets reads, Slack client); clients = boto3 client",
+        "  deps = deps() (clients, SSM + secrets reads, Slack client); clients = boto3 client",
         "  creation; AWS = boto3 calls, client side + moto; moto = moto's server side; Slack = chat.update",
         "  to the fake Slack over localhost HTTP. Columns overlap: deps holds clients and part of AWS.",
         "",

@@ -7,7 +7,7 @@ the 60 s Lambda timeout; DynamoDB requests grow with pages, not with rows.)
 
 For each size, in-process AWS (moto, fake credentials) is set up with a generated registry, rules and
 chain state, as if the watcher had been running daily for a quarter. That setup is not timed. Then
-`ew.ticking.run_tick` (what the daily-tick Lambda calls) runs `--runs` times on the same state: the
+`ew.daily_tick.run_tick` (what the daily-tick Lambda calls) runs `--runs` times on the same state: the
 tick only reads state and emits events, and the generated state has no stale pings, so every run
 archives nothing and sees the same input (checked: same AWS calls, same moves). Reported per size:
 
@@ -77,12 +77,12 @@ from moto.core import botocore_stubber as moto_stubber  # noqa: E402
 from moto.core import models as moto_models  # noqa: E402
 
 from ew.chain import ACK_ONLY, ESCALATE, RENEW, SNOOZE, Ack, Chain, Ping, current_item, decide  # noqa: E402
-from ew.daily import channel_for, plan_tick  # noqa: E402
-from ew.items import Item, load_registry  # noqa: E402
+from ew.daily_tick import REGISTRY_KEY, RULES_KEY, SOURCE, TickDeps, run_tick  # noqa: E402
+from ew.items import Item, channel_for, load_registry  # noqa: E402
 from ew.rules import Rules, parse_rules  # noqa: E402
 from ew.settings import Settings  # noqa: E402
 from ew.store import SCHEDULED, SENT, ChainStore, _ack_row, _ping_row, create_tables  # noqa: E402
-from ew.ticking import REGISTRY_KEY, RULES_KEY, SOURCE, TickDeps, run_tick  # noqa: E402
+from ew.tick_plan import plan_tick  # noqa: E402
 
 T = TypeVar("T")
 

@@ -31,8 +31,8 @@ from moto import mock_aws
 from slack_sdk.signature import SignatureVerifier
 
 from ew import runtime
+from ew.daily_tick import REGISTRY_KEY, RULES_KEY, SOURCE, VOICE_KEY
 from ew.store import ChainStore, create_tables
-from ew.ticking import REGISTRY_KEY, RULES_KEY, SOURCE, VOICE_KEY
 from ew_local.fake_google import FakeGoogle, service_account_info
 from ew_local.fake_slack import FakeSlack
 from opskit.table import Table, read_table
@@ -110,7 +110,8 @@ def _environment(slack_url: str, google_url: str, quiet_logs: bool) -> dict[str,
         "POWERTOOLS_METRICS_DISABLED": "true",
         "EW_SLACK_API_URL": slack_url,
         "EW_GOOGLE_API_URL": google_url,
-        "EW_LOCAL_ASYNC": "1",
+        # Lambda names the running function; only ack-handler reads it (to invoke itself).
+        "AWS_LAMBDA_FUNCTION_NAME": f"{PREFIX}-ack-handler",
         **NAMES,
     }
     if quiet_logs:
@@ -132,6 +133,19 @@ def _patched_env(values: Mapping[str, str]) -> Iterator[None]:
                 os.environ[name] = value
 
 
+class _AsyncInvocations:
+    """The one Lambda API call the functions make: invoking themselves with InvocationType=Event."""
+
+    def __init__(self, queue: list[dict[str, Any]]):
+        self.queue = queue
+
+    def invoke(self, *, FunctionName: str, InvocationType: str, Payload: bytes) -> dict[str, Any]:
+        if InvocationType != "Event":
+            raise NotImplementedError("the local runner only runs asynchronous self-invocations")
+        self.queue.append(json.loads(Payload))
+        return {"StatusCode": 202}
+
+
 class LocalCloud:
     """Use as a context manager: `with LocalCloud(settings) as cloud: ...`."""
 
@@ -147,6 +161,7 @@ class LocalCloud:
         self.quiet_logs = quiet_logs
         self._stack = ExitStack()
         self.tasks_run: list[dict[str, Any]] = []
+        self.pending_tasks: list[dict[str, Any]] = []  # asynchronous invocations not yet run
 
     def __enter__(self) -> LocalCloud:
         self._stack.enter_context(self.slack)
@@ -156,10 +171,15 @@ class LocalCloud:
         self._stack.enter_context(mock_aws())
         runtime.reset()
         self._stack.callback(runtime.reset)
+        # moto would run an asynchronous invocation in Docker: ack-handler's self-invocations wait here
+        # until run_tasks() hands them to the handler, as Lambda would a moment later.
+        runtime.use_client("lambda", _AsyncInvocations(self.pending_tasks))
+        self._stack.callback(runtime.use_client, "lambda", None)
         self._provision()
         self.tick_handler = load_handler("daily_tick").handler
         self.dispatch_handler = load_handler("dispatch").handler
-        self.ack_handler = load_handler("ack_handler").handler
+        self.ack_handler_module = load_handler("ack_handler")
+        self.ack_handler = self.ack_handler_module.handler
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -329,8 +349,8 @@ class LocalCloud:
 
     def run_tasks(self) -> list[dict[str, Any]]:
         results = []
-        while runtime.LOCAL_TASKS:
-            task = runtime.LOCAL_TASKS.pop(0)
+        while self.pending_tasks:
+            task = self.pending_tasks.pop(0)
             results.append(self.ack_handler(task, LambdaContext(f"{PREFIX}-ack-handler")))
         return results
 

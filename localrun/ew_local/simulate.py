@@ -14,10 +14,8 @@ from pathlib import Path
 from typing import TextIO
 from zoneinfo import ZoneInfo
 
-from ew import runtime
-from ew.acking import act
-from ew.cards import PingRef
-from ew.chain import ACK_ONLY, ACTIONS, RENEW, current_item
+from ew.answers import act
+from ew.chain import ACK_ONLY, ACTIONS, RENEW, PingRef, current_item
 from ew.dispatching import SCHEDULED, SENT
 from ew.items import Item
 from ew.runtime import settings_from
@@ -144,7 +142,7 @@ class Simulation:
         index = max((p.chain_index for p in pings if p.cycle_expiry == item.expiry_date), default=0)
         at = datetime.combine(ack.day, time(12, 0), self.tz)
         # The same code a Slack or email click runs (ack, audit, archive, sheet write-back), at noon.
-        deps = replace(runtime.ack_deps(), clock=lambda: at)
+        deps = replace(self.cloud.ack_handler_module.deps(), clock=lambda: at)
         act(deps, PingRef(item.item_id, item.expiry_date, index), ack.action, item.owner, ack.value)
         self.cloud.run_tasks()
 

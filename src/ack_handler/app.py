@@ -15,15 +15,32 @@ from aws_lambda_powertools.event_handler import LambdaFunctionUrlResolver, Respo
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from ew import acking, runtime
+from ew import email_links, runtime, slack_clicks
+from ew.answers import APPEND_TASK, SHEET_TASK, AckDeps
 from ew.writebacks import append_approved, write_renewal
+from opskit.http_answer import HttpAnswer, Refused
+from opskit.slack import MAX_REQUEST_BODY
 
 logger = Logger()
 metrics = Metrics()
 app = LambdaFunctionUrlResolver()
 
 
-def _answer(answer: acking.HttpAnswer) -> Response[str]:
+def deps() -> AckDeps:
+    return AckDeps(
+        store=runtime.chain_store(),
+        audit=runtime.audit_log(),
+        state=runtime.state_table(),
+        slack=runtime.slack(timeout=2),
+        signing_secret=runtime.signing_secret(),
+        link_secret=runtime.link_secret(),
+        settings=runtime.settings(),
+        defer=runtime.defer_task,
+        clock=runtime.utc_now,
+    )
+
+
+def _answer(answer: HttpAnswer) -> Response[str]:
     return Response(status_code=answer.status, content_type=answer.content_type, body=answer.body)
 
 
@@ -31,17 +48,16 @@ def _raw_body() -> bytes:
     event = app.current_event
     body = event.body or ""
     # Refuse a flood before decoding it: base64 makes it a third bigger.
-    if len(body) > acking.MAX_BODY * 4 // 3 + 4:
-        raise acking.Rejected(413, "request body too large")
+    if len(body) > MAX_REQUEST_BODY * 4 // 3 + 4:
+        raise Refused(413, "request body too large")
     return base64.b64decode(body) if event.is_base64_encoded else body.encode("utf-8")
 
 
 @app.post("/slack/actions")
 def slack_actions() -> Response[str]:
-    deps = runtime.ack_deps()
     try:
-        return _answer(acking.handle_slack(_raw_body(), app.current_event.headers, deps))
-    except acking.Rejected as refused:
+        return _answer(slack_clicks.handle_slack(_raw_body(), app.current_event.headers, deps()))
+    except Refused as refused:
         metrics.add_metric(name="SlackVerificationFailures", unit=MetricUnit.Count, value=1)
         logger.warning("refused a Slack request", reason=refused.reason, status=refused.status)
         return Response(status_code=refused.status, content_type="text/plain", body=refused.reason)
@@ -50,29 +66,29 @@ def slack_actions() -> Response[str]:
 @app.get("/email")
 def email_page() -> Response[str]:
     token = app.current_event.get_query_string_value("t", "") or ""
-    return _answer(acking.email_page(token, runtime.ack_deps()))
+    return _answer(email_links.email_page(token, deps()))
 
 
 @app.post("/email")
 def email_post() -> Response[str]:
     try:
         raw = _raw_body()
-    except acking.Rejected as refused:
+    except Refused as refused:
         return Response(status_code=refused.status, content_type="text/plain", body=refused.reason)
     form = {key: values[0] for key, values in parse_qs(raw.decode("utf-8", "replace")).items()}
-    return _answer(acking.email_post(form, runtime.ack_deps()))
+    return _answer(email_links.email_post(form, deps()))
 
 
 @logger.inject_lambda_context
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    if event.get("task") == acking.SHEET_TASK:
+    if event.get("task") == SHEET_TASK:
         result = write_renewal(
             event, runtime.registry_sheet(), runtime.audit_log(), runtime.slack(), runtime.utc_now
         )
         logger.info("sheet write-back", item_id=event.get("item_id"), result=result)
         return {"result": result}
-    if event.get("task") == acking.APPEND_TASK:
+    if event.get("task") == APPEND_TASK:
         item_id = append_approved(
             event, runtime.registry_sheet(), runtime.audit_log(), runtime.slack(), runtime.utc_now
         )

@@ -10,7 +10,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from ew import runtime
-from ew.ticking import run_tick
+from ew.daily_tick import TickDeps, run_tick
 
 logger = Logger()
 metrics = Metrics()
@@ -23,10 +23,21 @@ def tick_time(event: dict[str, Any]) -> datetime:
     return datetime.fromisoformat(scheduled.replace("Z", "+00:00")) if scheduled else datetime.now(UTC)
 
 
+def deps() -> TickDeps:
+    return TickDeps(
+        s3=runtime.client("s3"),
+        events=runtime.client("events"),
+        store=runtime.chain_store(),
+        registry_bucket=runtime.env("EW_REGISTRY_BUCKET"),
+        rules_bucket=runtime.env("EW_RULES_BUCKET"),
+        settings=runtime.settings(),
+    )
+
+
 @logger.inject_lambda_context
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    report = run_tick(runtime.tick_deps(), tick_time(event))
+    report = run_tick(deps(), tick_time(event))
     for move, count in report.moves.items():
         metrics.add_metric(name=f"Moves_{move}", unit=MetricUnit.Count, value=count)
     metrics.add_metric(name="RowsSkipped", unit=MetricUnit.Count, value=len(report.skipped))

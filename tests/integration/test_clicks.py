@@ -20,8 +20,8 @@ from slack_sdk.signature import SignatureVerifier
 
 from ew import runtime
 from ew.audit import AuditLog
-from ew.cards import PingRef
-from ew.clicks import ModalContext
+from ew.chain import PingRef
+from ew.click_rules import ModalContext
 from ew_local.cloud import LINK_SECRET, SIGNING_SECRET, LocalCloud, load_handler
 from ew_local.slack_payloads import button_click, modal_submission
 from opskit.signed_links import sign
@@ -217,13 +217,13 @@ def test_the_answer_never_waits_for_google(cloud: LocalCloud) -> None:
     cloud.slack_click(button(message, "renew"))
     ctx = ModalContext.loads(opened_view(cloud)["private_metadata"])
     assert ctx.ref == PingRef("ACME-002", date(2026, 12, 15), 0)
-    runtime.LOCAL_TASKS.clear()
+    cloud.pending_tasks.clear()
     # Submit without running the queued asynchronous work: the answer is already complete.
     tasks_before = len(cloud.google.api_calls())
     answer = cloud.slack_click(submission(opened_view(cloud), "2027-12-15"), run_tasks=False)
     assert json.loads(answer["body"]) == {"response_action": "clear"}
     assert len(cloud.google.api_calls()) == tasks_before == 0
-    assert [t["task"] for t in runtime.LOCAL_TASKS] == ["sheet_renewal"]
+    assert [t["task"] for t in cloud.pending_tasks] == ["sheet_renewal"]
 
 
 def test_a_row_changed_meanwhile_is_not_overwritten_and_the_clicker_is_told(cloud: LocalCloud) -> None:

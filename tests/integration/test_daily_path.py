@@ -17,8 +17,8 @@ import pytest
 from botocore.exceptions import ClientError
 
 from ew import runtime
+from ew.daily_tick import TickError
 from ew.dispatching import DispatchError
-from ew.ticking import TickError
 from ew_local.cloud import LambdaContext, LocalCloud
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"

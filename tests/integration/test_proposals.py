@@ -14,8 +14,8 @@ from ew import proposals
 from ew.audit import AuditLog
 from ew_local.cloud import LocalCloud
 from ew_local.slack_payloads import button_click
-from opskit.once import OnceTable
 from opskit.slack import SlackGateway, make_client
+from opskit.state import StateTable
 
 INTAKE = "C04INTAKE1"
 SHEET = (
@@ -40,7 +40,7 @@ def propose(cloud: LocalCloud, fields: dict[str, str] = FIELDS) -> dict[str, Any
         proposals.new_id(), fields, "email from ana@acme.example «Cleaning renewal»"
     )
     slack = SlackGateway(make_client("xoxb-local-demo-token", base_url=cloud.slack.url))
-    ts = proposals.propose(OnceTable(cloud.dynamodb, "ew-state"), slack, INTAKE, proposal, datetime.now(UTC))
+    ts = proposals.propose(StateTable(cloud.dynamodb, "ew-state"), slack, INTAKE, proposal, datetime.now(UTC))
     posted = cloud.slack.message(INTAKE, ts)
     assert posted is not None
     return {

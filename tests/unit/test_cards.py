@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import date
 
-from ew.cards import PingRef, email_content, slack_card
-from ew.chain import Move
+from ew.cards import email_content, slack_card
+from ew.chain import Move, PingRef
 from ew.items import Item
 from ew.voice import Voice, parse_voice
 

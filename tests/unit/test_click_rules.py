@@ -6,8 +6,8 @@ from datetime import date, datetime
 
 import pytest
 
-from ew import clicks, proposals
-from ew.cards import PingRef
+from ew import click_rules, proposals
+from ew.chain import PingRef
 
 TODAY = date(2026, 11, 24)
 
@@ -22,36 +22,40 @@ TODAY = date(2026, 11, 24)
     ],
 )
 def test_modal_dates_are_checked_in_plain_words(action: str, text: str | None, error: str) -> None:
-    assert clicks.check_date(action, text, TODAY) == (None, error)
+    assert click_rules.check_date(action, text, TODAY) == (None, error)
 
 
 def test_a_future_date_is_accepted() -> None:
-    assert clicks.check_date("renew", "2027-12-15", TODAY) == (date(2027, 12, 15), None)
+    assert click_rules.check_date("renew", "2027-12-15", TODAY) == (date(2027, 12, 15), None)
 
 
 def test_answer_lines_say_who_did_what() -> None:
-    assert clicks.answer_line("renew", "U04FIN0001", TODAY, date(2027, 12, 15)) == (
+    assert click_rules.answer_line("renew", "U04FIN0001", TODAY, date(2027, 12, 15)) == (
         ":white_check_mark: Renewed by <@U04FIN0001> on 24 Nov 2026: new expiry 15 Dec 2027."
     )
-    assert clicks.answer_line("snooze", "li@acme.example", TODAY, date(2026, 12, 1)) == (
+    assert click_rules.answer_line("snooze", "li@acme.example", TODAY, date(2026, 12, 1)) == (
         ":zzz: Snoozed by li@acme.example on 24 Nov 2026 until 1 Dec 2026."
     )
-    assert clicks.answer_line("ack_only", "U04FIN0001", TODAY, None) == (
+    assert click_rules.answer_line("ack_only", "U04FIN0001", TODAY, None) == (
         ":ok_hand: Acknowledged by <@U04FIN0001> on 24 Nov 2026."
     )
 
 
 def test_the_answered_card_loses_its_buttons_only() -> None:
     blocks = [{"type": "section"}, {"type": "context"}, {"type": "actions", "elements": []}]
-    assert [b["type"] for b in clicks.answered_blocks(blocks, "done")] == ["section", "context", "context"]
+    assert [b["type"] for b in click_rules.answered_blocks(blocks, "done")] == [
+        "section",
+        "context",
+        "context",
+    ]
 
 
 def test_modal_context_round_trips_and_drops_blocks_too_big_for_slack() -> None:
     ref = PingRef("ACME-002", date(2026, 12, 15), 3)
-    small = clicks.ModalContext(ref, "D1", "1.2", "Lease", ({"type": "section", "text": "x"},))
-    assert clicks.ModalContext.loads(small.dumps()) == small
-    huge = clicks.ModalContext(ref, "D1", "1.2", "Lease", ({"type": "section", "text": "x" * 4000},))
-    assert len(huge.dumps()) <= 3000 and clicks.ModalContext.loads(huge.dumps()).blocks == ()
+    small = click_rules.ModalContext(ref, "D1", "1.2", "Lease", ({"type": "section", "text": "x"},))
+    assert click_rules.ModalContext.loads(small.dumps()) == small
+    huge = click_rules.ModalContext(ref, "D1", "1.2", "Lease", ({"type": "section", "text": "x" * 4000},))
+    assert len(huge.dumps()) <= 3000 and click_rules.ModalContext.loads(huge.dumps()).blocks == ()
 
 
 @pytest.mark.parametrize(

@@ -469,13 +469,39 @@ def test_ack_handler_is_a_public_function_url_with_reserved_concurrency():
         assert route in app, route
 
 
+def _env_read_by_handler(handler: Path) -> set[str]:
+    """The environment variables a handler module reads: its own runtime.env("...") calls, and those
+    of the ew.runtime functions it calls (and they call in turn)."""
+    direct = {
+        str(node.args[0].value)
+        for node in ast.walk(ast.parse(handler.read_text()))
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr == "env"
+        and isinstance(node.func.value, ast.Name)
+        and node.func.value.id == "runtime"
+        and node.args
+        and isinstance(node.args[0], ast.Constant)
+    }
+    return direct | _env_read_by(_runtime_calls(handler) - {"env"})
+
+
 def test_ack_handler_environment_has_what_its_runtime_reads():
-    roots = _runtime_calls(ACK_HANDLER_APP)
-    assert {"ack_deps", "registry_sheet"} <= roots
-    wanted = _env_read_by(roots | {"defer_task"})  # defer_task: handed to the services by ack_deps
+    assert {"state_table", "registry_sheet", "signing_secret"} <= _runtime_calls(ACK_HANDLER_APP)
+    # defer_task is handed to the services (not called by the handler itself): it reads the name too.
+    wanted = _env_read_by_handler(ACK_HANDLER_APP) | _env_read_by({"defer_task"})
     assert {"EW_STATE_TABLE", "EW_AUDIT_TABLE", "EW_SLACK_SIGNING_SECRET", "EW_DRIVE_SA_SECRET"} <= wanted
     # AWS_LAMBDA_FUNCTION_NAME (the self-invoke) is set by Lambda itself.
     assert wanted - {"AWS_LAMBDA_FUNCTION_NAME"} <= set(_function_env("AckHandlerFunction"))
+
+
+@pytest.mark.parametrize(
+    ("function", "resource"), [("daily_tick", "DailyTickFunction"), ("dispatch", "DispatchFunction")]
+)
+def test_every_environment_variable_a_handler_reads_is_set(function: str, resource: str):
+    wanted = _env_read_by_handler(ROOT / "src" / function / "app.py")
+    assert wanted, function
+    assert wanted <= set(_function_env(resource)), sorted(wanted - set(_function_env(resource)))
 
 
 def test_ack_handler_role_is_exact():

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from ew.voice import DEFAULT_TEMPLATES, KINDS, PLACEHOLDERS, Voice, parse_voice
+from opskit.placeholders import template_problems
 from opskit.problems import DocumentError
-from opskit.template import template_problems
 
 VALUES = {
     "item": "Van insurance",

@@ -6,43 +6,35 @@ the email carries the same reference inside signed links.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 
-from ew.chain import ACK_ONLY, RENEW, SNOOZE, Move
+from ew.chain import ACK_ONLY, RENEW, SNOOZE, Move, PingRef
 from ew.items import Item, add_term
-from ew.message import human_date, message_values
 from ew.voice import Voice
+from opskit.dates import human_date
 from opskit.mail import render_html
-from opskit.slack import buttons_block, context, text_section
+from opskit.slack import buttons_block, context, escape_mrkdwn, text_section
 
 PING_BLOCK = "ew_ping"
 _BOLD = re.compile(r"\*([^*\n]+)\*")
 BUTTONS = ((RENEW, "Renew"), (SNOOZE, "Snooze"), (ACK_ONLY, "Ack only"))
 
 
-@dataclass(frozen=True)
-class PingRef:
-    item_id: str
-    cycle_expiry: date
-    chain_index: int
-
-    def to_value(self, **extra: str) -> str:
-        # Compact: a button value is limited to 2,000 characters and item ids are the user's.
-        data = {"i": self.item_id, "c": self.cycle_expiry.isoformat(), "n": self.chain_index}
-        return json.dumps({**data, **extra})
-
-    @classmethod
-    def from_value(cls, value: str) -> PingRef:
-        data = json.loads(value)
-        return cls(str(data["i"]), date.fromisoformat(data["c"]), int(data["n"]))
-
-    @classmethod
-    def of(cls, move: Move) -> PingRef:
-        return cls(move.item_id, move.cycle_expiry, move.chain_index)
+def message_values(item: Item, move: Move) -> dict[str, object]:
+    """The placeholder values the voice doc can use."""
+    return {
+        "item": item.item,
+        "category": item.category or "uncategorised",
+        "expiry_date": human_date(item.expiry_date),
+        "days_left": move.days_left,
+        "owner": item.owner,
+        "notes": item.notes,
+        "renewal_link": item.renewal_link,
+        "escalated_from": move.escalated_from or "",
+    }
 
 
 def details_line(item: Item, move: Move) -> str:
@@ -63,9 +55,7 @@ def details_line(item: Item, move: Move) -> str:
 def slack_card(item: Item, move: Move, voice: Voice) -> tuple[str, list[dict]]:
     """(fallback text, Block Kit blocks) for chat.postMessage."""
     # Slack reads <, > and & as markup: a sheet cell must not turn into a link or a mention.
-    values = {
-        k: _mrkdwn_escape(v) if isinstance(v, str) else v for k, v in message_values(item, move).items()
-    }
+    values = {k: escape_mrkdwn(v) if isinstance(v, str) else v for k, v in message_values(item, move).items()}
     text = voice.render(move.move, values)
     buttons = [(action, label, button_value(item, move, action)) for action, label in BUTTONS]
     blocks = [
@@ -90,10 +80,6 @@ def button_value(item: Item, move: Move, action: str) -> str:
     if action == RENEW:
         extra["d"] = renewal_default(item).isoformat()
     return PingRef.of(move).to_value(**extra)
-
-
-def _mrkdwn_escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 @dataclass(frozen=True)

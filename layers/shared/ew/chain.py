@@ -1,7 +1,7 @@
 """The chain policy (DESIGN.md §6): which move, if any, an item gets on a tick date.
 
-Pure functions over plain data. The tick, dispatch, `ew simulate` and the tests all call `decide`;
-nothing else in the code base decides a move.
+Pure functions over plain data. The daily tick (through `ew.tick_plan`) calls `decide`; nothing else in
+the code base decides a move: dispatch only delivers the moves the tick emitted.
 
 A chain is the sequence of pings for one expiry cycle. Every ping and ack records the expiry date of
 the cycle it belongs to (`cycle_expiry`), so the current chain is simply the records whose cycle is
@@ -10,6 +10,7 @@ the item's current expiry; records of an earlier cycle are archived by whoever n
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import date, datetime
@@ -36,6 +37,29 @@ class Ping:
     move: str
     sent_on: date  # the delivery date: a ping deferred to Monday counts from Monday
     recipient: str
+
+
+@dataclass(frozen=True)
+class PingRef:
+    """Names one ping: what a button or an email link carries, so a click answers exactly that ping."""
+
+    item_id: str
+    cycle_expiry: date
+    chain_index: int
+
+    def to_value(self, **extra: str) -> str:
+        # Compact: a button value is limited to 2,000 characters and item ids are the user's.
+        data = {"i": self.item_id, "c": self.cycle_expiry.isoformat(), "n": self.chain_index}
+        return json.dumps({**data, **extra})
+
+    @classmethod
+    def from_value(cls, value: str) -> PingRef:
+        data = json.loads(value)
+        return cls(str(data["i"]), date.fromisoformat(data["c"]), int(data["n"]))
+
+    @classmethod
+    def of(cls, move: Move) -> PingRef:
+        return cls(move.item_id, move.cycle_expiry, move.chain_index)
 
 
 @dataclass(frozen=True)

@@ -14,13 +14,12 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from ew.cards import BUTTONS, PingRef, email_content, renewal_default, slack_card
-from ew.chain import RENEW, Move, Ping
-from ew.daily import channel_for
-from ew.items import Item, item_from_row
+from ew.cards import BUTTONS, email_content, renewal_default, slack_card
+from ew.chain import RENEW, Move, Ping, PingRef
+from ew.daily_tick import VOICE_KEY, read_object, read_rules
+from ew.items import Item, channel_for, is_email, item_from_row
 from ew.settings import Settings
 from ew.store import ChainStore
-from ew.ticking import VOICE_KEY, read_object, read_rules
 from ew.voice import Voice, parse_voice
 from opskit.business_time import plan_delivery
 from opskit.mail import build_message, send_raw
@@ -220,7 +219,7 @@ def deliver(item: Item, move: Move, voice: Voice, now: datetime, deps: DispatchD
 def _slack_user(recipient: str, slack: SlackGateway | None) -> str | None:
     if slack is None:
         return None
-    if "@" not in recipient:
+    if not is_email(recipient):
         return recipient
     try:
         return slack.user_id_for_email(recipient)
@@ -230,11 +229,11 @@ def _slack_user(recipient: str, slack: SlackGateway | None) -> str | None:
 
 
 def _email_address(item: Item, move: Move, settings: Settings) -> str:
-    if "@" in move.recipient:
+    if is_email(move.recipient):
         return move.recipient
     if move.recipient == item.owner and item.owner_email:
         return item.owner_email
-    if settings.admin and "@" in settings.admin:
+    if settings.admin and is_email(settings.admin):
         return settings.admin
     raise DispatchError(
         f"{move.item_id}: Slack is unavailable and there is no email address for {move.recipient}: "

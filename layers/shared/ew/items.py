@@ -39,6 +39,16 @@ _LINK = re.compile(r"https?://\S+", re.IGNORECASE)
 _DAYS = re.compile(r"(\d+)(?:\s*days?)?", re.IGNORECASE)
 
 
+def is_email(recipient: str) -> bool:
+    """A recipient is an email address or a Slack user ID (the sheet's owner column is checked on read)."""
+    return "@" in recipient
+
+
+def channel_for(recipient: str) -> str:
+    """`email` for an address, `slack` for a Slack user ID (DESIGN.md §7 resolves further at send time)."""
+    return "email" if is_email(recipient) else "slack"
+
+
 @dataclass(frozen=True)
 class Item:
     item_id: str

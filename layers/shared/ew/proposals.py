@@ -24,9 +24,9 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from ew.items import load_registry
-from ew.message import human_date
-from opskit.once import OnceTable
-from opskit.slack import SlackGateway, buttons_block, context, text_section
+from opskit.dates import human_date
+from opskit.slack import SlackGateway, buttons_block, context, escape_mrkdwn, text_section
+from opskit.state import StateTable
 from opskit.table import write_csv
 
 APPROVE, EDIT, DISCARD = "proposal_approve", "proposal_edit", "proposal_discard"
@@ -71,11 +71,14 @@ def new_id() -> str:
 
 
 def card(proposal: Proposal) -> tuple[str, list[dict[str, Any]]]:
-    text = f"Proposed new item: *{_escape(proposal.fields.get('item') or 'unnamed')}*"
+    text = f"Proposed new item: *{escape_mrkdwn(proposal.fields.get('item') or 'unnamed')}*"
     shown = [name for name in FIELDS if proposal.fields.get(name)]
-    lines = [f"*{_LABELS[name]}:* {_escape(proposal.fields[name])}" for name in shown]
+    lines = [f"*{_LABELS[name]}:* {escape_mrkdwn(proposal.fields[name])}" for name in shown]
     blocks = [text_section(text), text_section("\n".join(lines) or "_no fields could be read_")]
-    notes = [f"From {_escape(proposal.source)}", *(f":warning: {_escape(w)}" for w in proposal.warnings)]
+    notes = [
+        f"From {escape_mrkdwn(proposal.source)}",
+        *(f":warning: {escape_mrkdwn(w)}" for w in proposal.warnings),
+    ]
     blocks.append(context(" · ".join(notes)))
     buttons = [(APPROVE, "Approve", proposal.proposal_id), (EDIT, "Edit", proposal.proposal_id),
                (DISCARD, "Discard", proposal.proposal_id)]  # fmt: skip
@@ -158,17 +161,13 @@ def store_key(proposal_id: str) -> str:
     return f"proposal#{proposal_id}"
 
 
-def propose(once: OnceTable, slack: SlackGateway, channel: str, proposal: Proposal, now: datetime) -> str:
+def propose(state: StateTable, slack: SlackGateway, channel: str, proposal: Proposal, now: datetime) -> str:
     """Keep the proposal and post its card; returns the message ts (producers call this)."""
-    once.put(store_key(proposal.proposal_id), "pending", proposal.to_data(), now)
+    state.put(store_key(proposal.proposal_id), "pending", proposal.to_data(), now)
     text, blocks = card(proposal)
     return slack.post(channel, text, blocks).ts
 
 
-def load(once: OnceTable, proposal_id: str) -> Proposal | None:
-    stored = once.get(store_key(proposal_id), "pending")
+def load(state: StateTable, proposal_id: str) -> Proposal | None:
+    stored = state.get(store_key(proposal_id), "pending")
     return Proposal.from_data(proposal_id, stored.data) if stored else None
-
-
-def _escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

@@ -1,6 +1,11 @@
-"""Wiring for the Lambdas: settings from Parameter Store, secrets, clients and tables from the
-environment the template sets. Built once per container (cold start) and reused; `reset()` forgets it
-(tests and the local runner, which start new in-process AWS stand-ins)."""
+"""Wiring shared by the Lambdas: settings from Parameter Store, secrets, clients and tables from the
+environment the template sets. Each handler builds the dependencies it uses from these pieces.
+
+Settings and secrets are re-read through Powertools' cache (`opskit.config.MAX_AGE_SECONDS`), so an edit
+in Parameter Store or a rotated secret takes effect within minutes without a redeploy, and a failed read
+is never remembered. Clients are built once per container. `reset()` forgets everything (tests and the
+local runner, which start new in-process AWS stand-ins).
+"""
 
 from __future__ import annotations
 
@@ -9,22 +14,18 @@ import logging
 import os
 from collections.abc import Callable
 from datetime import UTC, datetime
-from functools import cache
 from typing import TYPE_CHECKING, Any
 
 import boto3
 
-from ew.acking import AckDeps
 from ew.audit import AuditLog
-from ew.dispatching import DispatchDeps
 from ew.settings import Settings
 from ew.store import ChainStore
-from ew.ticking import TickDeps
 from opskit import config
 from opskit.business_time import parse_quiet_hours
 from opskit.dates import check_date_order
-from opskit.once import OnceTable
 from opskit.slack import SlackGateway, make_client
+from opskit.state import StateTable
 
 if TYPE_CHECKING:
     from opskit.sheets import SheetTable
@@ -85,97 +86,81 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
 }
 
 
-@cache
 def settings() -> Settings:
     path = env("EW_CONFIG_PATH", "/ew/config/")
     # Every read goes through this module's clients: one boto3 session per container, not one per
     # Powertools provider (each new session re-reads botocore's endpoint data, ~50 ms).
-    return settings_from(config.get_parameters_by_path(path, client=client("ssm")), path)
+    values = config.get_parameters_by_path(path, client=client("ssm"))
+    key = (path, tuple(sorted(values.items())))
+    cached = _SETTINGS.get(key)
+    if cached is None:  # parsed again only when a value changed (the holiday check is not free)
+        _SETTINGS.clear()
+        cached = _SETTINGS[key] = settings_from(values, path)
+    return cached
 
 
-def _secret(name: str) -> str:
+_SETTINGS: dict[tuple[str, tuple[tuple[str, str], ...]], Settings] = {}
+_CLIENTS: dict[str, Any] = {}
+_STAND_INS: dict[str, Any] = {}  # survive reset(): see use_client
+
+
+def secret(name: str) -> str:
     return config.get_secret_text(name, client=client("secretsmanager"))
 
 
-@cache
 def client(service: str) -> Any:
-    return boto3.client(service)
+    if service in _STAND_INS:
+        return _STAND_INS[service]
+    if service not in _CLIENTS:
+        _CLIENTS[service] = boto3.client(service)
+    return _CLIENTS[service]
 
 
-def chain_store() -> ChainStore:
-    return ChainStore(client("dynamodb"), env("EW_PINGS_TABLE"), env("EW_ACK_TABLE"), env("EW_ARCHIVE_TABLE"))
+def use_client(service: str, stand_in: Any | None) -> None:
+    """Serve `service` from `stand_in` (None: back to boto3): how the local runner gives the functions
+    what moto cannot, such as a Lambda service that runs an asynchronous invocation."""
+    if stand_in is None:
+        _STAND_INS.pop(service, None)
+    else:
+        _STAND_INS[service] = stand_in
 
 
-def tick_deps() -> TickDeps:
-    return TickDeps(
-        s3=client("s3"),
-        events=client("events"),
-        store=chain_store(),
-        registry_bucket=env("EW_REGISTRY_BUCKET"),
-        rules_bucket=env("EW_RULES_BUCKET"),
-        settings=settings(),
-    )
-
-
-@cache
 def slack(timeout: int = 5) -> SlackGateway | None:
     try:
-        token = _secret(env("EW_SLACK_TOKEN_SECRET", "ew/slack/bot-token"))
+        token = secret(env("EW_SLACK_TOKEN_SECRET", "ew/slack/bot-token"))
     except config.ConfigError as exc:
-        # Without a bot token every alert still goes out, by email; the log says why.
+        # Without a bot token every alert still goes out, by email; the log says why. Not remembered:
+        # the next call reads the secret again.
         log.error("Slack is off: %s", exc)
         return None
     base_url = os.environ.get("EW_SLACK_API_URL") or None
-    return SlackGateway(make_client(token, base_url=base_url, timeout=timeout))
+    key = (token, base_url, timeout)
+    if key not in _SLACK:  # a rotated token gets a new client; the same token keeps its connection
+        _SLACK.clear()
+        _SLACK[key] = SlackGateway(make_client(token, base_url=base_url, timeout=timeout))
+    return _SLACK[key]
+
+
+_SLACK: dict[tuple[str, str | None, int], SlackGateway] = {}
 
 
 def link_secret() -> bytes | None:
     try:
-        return _secret(env("EW_LINK_SECRET", "ew/email/link-secret")).encode()
+        return secret(env("EW_LINK_SECRET", "ew/email/link-secret")).encode()
     except config.ConfigError as exc:
         log.error("email action links are off: %s", exc)
         return None
 
 
-def dispatch_deps() -> DispatchDeps:
-    return DispatchDeps(
-        store=chain_store(),
-        s3=client("s3"),
-        ses=client("ses"),
-        scheduler=client("scheduler"),
-        slack=slack(),
-        settings=settings(),
-        rules_bucket=env("EW_RULES_BUCKET"),
-        link_secret=link_secret(),
-        action_url=env("EW_ACTION_URL", ""),
-        dispatch_arn=env("EW_DISPATCH_ARN"),
-        scheduler_role_arn=env("EW_SCHEDULER_ROLE_ARN"),
-        schedule_group=env("EW_SCHEDULE_GROUP", "default"),
-        dlq_arn=os.environ.get("EW_DEFERRAL_DLQ_ARN") or None,
-    )
-
-
 def reset() -> None:
-    LOCAL_TASKS.clear()
-    signing_secret.cache_clear()
-    settings.cache_clear()
-    client.cache_clear()
-    slack.cache_clear()
+    _SETTINGS.clear()
+    _CLIENTS.clear()
+    _SLACK.clear()
     config.clear_cache()
-
-
-# -- ack-handler ---------------------------------------------------------------------------------------
-
-# The local runner has no Lambda service to invoke asynchronously: with EW_LOCAL_ASYNC set, deferred
-# tasks wait here until the runner hands them back to the handler, as Lambda would a moment later.
-LOCAL_TASKS: list[dict[str, Any]] = []
 
 
 def defer_task(task: dict[str, Any]) -> None:
     """Run `task` in an asynchronous invocation of this same function (Bolt's lazy listeners)."""
-    if os.environ.get("EW_LOCAL_ASYNC"):
-        LOCAL_TASKS.append(task)
-        return
     client("lambda").invoke(
         FunctionName=env("AWS_LAMBDA_FUNCTION_NAME"),
         InvocationType="Event",
@@ -183,27 +168,20 @@ def defer_task(task: dict[str, Any]) -> None:
     )
 
 
-@cache
 def signing_secret() -> str:
-    return _secret(env("EW_SLACK_SIGNING_SECRET", "ew/slack/signing-secret"))
+    return secret(env("EW_SLACK_SIGNING_SECRET", "ew/slack/signing-secret"))
+
+
+def chain_store() -> ChainStore:
+    return ChainStore(client("dynamodb"), env("EW_PINGS_TABLE"), env("EW_ACK_TABLE"), env("EW_ARCHIVE_TABLE"))
 
 
 def audit_log() -> AuditLog:
     return AuditLog(client("dynamodb"), env("EW_AUDIT_TABLE"))
 
 
-def ack_deps() -> AckDeps:
-    return AckDeps(
-        store=chain_store(),
-        audit=audit_log(),
-        once=OnceTable(client("dynamodb"), env("EW_STATE_TABLE")),
-        slack=slack(timeout=2),
-        signing_secret=signing_secret(),
-        link_secret=link_secret(),
-        settings=settings(),
-        defer=defer_task,
-        clock=utc_now,
-    )
+def state_table() -> StateTable:
+    return StateTable(client("dynamodb"), env("EW_STATE_TABLE"))
 
 
 def registry_sheet() -> SheetTable:
@@ -213,7 +191,7 @@ def registry_sheet() -> SheetTable:
     current = settings()
     if not current.registry_sheet_id:
         raise config.ConfigError(f"{env('EW_CONFIG_PATH', '/ew/config/')}registry_sheet_id is not set")
-    info = json.loads(_secret(env("EW_DRIVE_SA_SECRET", "ew/drive/sa")))
+    info = json.loads(secret(env("EW_DRIVE_SA_SECRET", "ew/drive/sa")))
     service = sheets_service(info, endpoint=os.environ.get("EW_GOOGLE_API_URL") or None)
     return SheetTable(service, current.registry_sheet_id, current.registry_sheet_tab or None)
 

@@ -7,9 +7,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
+from opskit.placeholders import render_template, template_problems
 from opskit.problems import DocumentError, Problem
 from opskit.sections import Section, sort_by_line, split_sections
-from opskit.template import render_template, template_problems
 
 KINDS = ("first_alert", "reminder", "escalate", "digest", "email_subject")
 PLACEHOLDERS = (

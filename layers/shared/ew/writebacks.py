@@ -14,9 +14,10 @@ from datetime import date
 from typing import Any, Protocol
 
 from ew.audit import AuditLog
-from ew.clicks import answered_blocks
-from ew.message import human_date
+from ew.click_rules import answered_blocks
+from ew.items import is_email
 from ew.proposals import Proposal, card, decision_line, next_item_id
+from opskit.dates import human_date
 from opskit.sheets import RowChanged, RowNotFound, SheetsError, header_key
 from opskit.slack import SlackGateway, SlackUnavailable
 
@@ -52,7 +53,7 @@ def write_renewal(
 
 
 def _tell(slack: SlackGateway | None, user: str, text: str) -> None:
-    if slack is None or not user or "@" in user:
+    if slack is None or not user or is_email(user):
         log.warning("%s", text)
         return
     try:

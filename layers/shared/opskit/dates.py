@@ -118,3 +118,8 @@ def _real(year: int, month: int, day: int) -> datetime.date | None:
         return datetime.date(year, month, day)
     except ValueError:
         return None
+
+
+def human_date(d: datetime.date) -> str:
+    """ "15 Dec 2026": unambiguous whatever side of the Atlantic the reader is on."""
+    return f"{d.day} {d:%b %Y}"

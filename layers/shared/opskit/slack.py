@@ -3,7 +3,7 @@ Block Kit helpers. Generic on purpose: nothing here knows what the messages are 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from http.client import HTTPException
 from typing import Any
@@ -26,10 +26,15 @@ from slack_sdk.models.blocks import (
     MarkdownTextObject,
     SectionBlock,
 )
+from slack_sdk.signature import Clock, SignatureVerifier
 from slack_sdk.web import SlackResponse
+
+from opskit.http_answer import Refused
 
 MAX_RETRIES = 2  # the retry handlers share one attempt counter: at most 3 requests per call
 MAX_RATE_LIMIT_WAIT = 5  # seconds; a longer Retry-After fails fast and the caller falls back (e.g. email)
+MAX_REQUEST_BODY = 128 * 1024  # interactivity payloads are a few KB; anything far bigger is not Slack
+SIGNATURE_WINDOW = 5 * 60  # seconds: Slack's own advice for the request timestamp
 _BACKOFF = BackoffRetryIntervalCalculator(backoff_factor=0.25)  # ~0.25 s then ~0.5 s, plus up to 1 s jitter
 
 
@@ -156,6 +161,45 @@ class SlackGateway:
         """The token as it may appear in an error text: raw, or escaped in a str or bytes repr."""
         token = self.client.token
         return [token, repr(token)[1:-1], repr(token.encode())[2:-1]] if token else []
+
+
+def verify_request(body: bytes, headers: Mapping[str, str], signing_secret: str, now: float) -> None:
+    """Refuse (413/401) anything Slack did not sign in the last 5 minutes, before a byte of it is read.
+    `headers` must be looked up case-insensitively or carry lower-case names (Function URLs do)."""
+    if len(body) > MAX_REQUEST_BODY:
+        raise Refused(413, "request body too large")
+    timestamp = headers.get("x-slack-request-timestamp")
+    signature = headers.get("x-slack-signature")
+    if not timestamp or not signature or not timestamp.isdigit():
+        raise Refused(401, "missing signature")
+    if abs(now - int(timestamp)) > SIGNATURE_WINDOW:
+        raise Refused(401, "stale timestamp")
+    # The verifier checks the window again with its own clock: give it ours, so tests and replays agree.
+    verifier = SignatureVerifier(signing_secret, clock=_FixedClock(now))
+    if not verifier.is_valid(body, timestamp, signature):
+        raise Refused(401, "bad signature")
+
+
+class _FixedClock(Clock):
+    def __init__(self, now: float):
+        self._now = now
+
+    def now(self) -> float:
+        return self._now
+
+
+def escape_mrkdwn(text: str) -> str:
+    """Slack reads <, > and & as markup: user text must not turn into a link or a mention."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def message_location(payload: dict[str, Any]) -> tuple[str, str]:
+    """(channel id, message ts) of the message an interactivity payload came from ("" when absent)."""
+    container = payload.get("container")
+    container = container if isinstance(container, dict) else {}
+    channel = payload.get("channel")
+    channel_id = container.get("channel_id") or (channel.get("id") if isinstance(channel, dict) else "")
+    return str(channel_id or ""), str(container.get("message_ts") or "")
 
 
 def text_section(markdown: str) -> dict[str, Any]:

@@ -1,10 +1,10 @@
-"""Safe placeholder templates (opskit.template)."""
+"""Safe placeholder templates (opskit.placeholders)."""
 
 from __future__ import annotations
 
 import pytest
 
-from opskit.template import render_template, template_problems
+from opskit.placeholders import render_template, template_problems
 
 ALLOWED = ("item", "category", "days_left")
 CHOICES = "{category}, {days_left}, {item}"

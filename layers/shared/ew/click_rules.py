@@ -21,9 +21,9 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from ew.cards import PingRef
-from ew.chain import ACK_ONLY, RENEW, SNOOZE
-from ew.message import human_date
+from ew.chain import ACK_ONLY, RENEW, SNOOZE, PingRef
+from opskit.dates import human_date
+from opskit.slack import escape_mrkdwn
 
 DATE_BLOCK = "date"
 DATE_ACTION = "picked"
@@ -71,7 +71,7 @@ def date_modal(action: str, context: ModalContext, initial: date) -> dict[str, A
         close=PlainTextObject(text="Cancel"),
         private_metadata=context.dumps(),
         blocks=[
-            SectionBlock(text=MarkdownTextObject(text=f"*{_escape(context.label)}*")),
+            SectionBlock(text=MarkdownTextObject(text=f"*{escape_mrkdwn(context.label)}*")),
             InputBlock(
                 block_id=DATE_BLOCK,
                 label=PlainTextObject(text=question),
@@ -135,7 +135,3 @@ def audit_change(
     if action == SNOOZE:
         return {"snooze_until": None}, {"snooze_until": value}
     return {"acknowledged": False}, {"acknowledged": True}
-
-
-def _escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

@@ -22,7 +22,7 @@ class Done:
     data: dict[str, Any]
 
 
-class OnceTable:
+class StateTable:
     def __init__(self, client: Any, table: str):
         self.client = client
         self.table = table

@@ -47,8 +47,3 @@ def plan_tick(
         if move is not None:
             plan.moves.append((item, move))
     return plan
-
-
-def channel_for(recipient: str) -> str:
-    """`email` for an address, `slack` for a Slack user ID (DESIGN.md §7 resolves further at send time)."""
-    return "email" if "@" in recipient else "slack"

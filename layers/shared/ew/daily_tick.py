@@ -14,11 +14,11 @@ from zoneinfo import ZoneInfo
 from botocore.exceptions import ClientError
 
 from ew.chain import Move
-from ew.daily import plan_tick
 from ew.items import Item, item_to_row, load_registry
 from ew.rules import Rules, parse_rules
 from ew.settings import Settings
 from ew.store import ChainStore
+from ew.tick_plan import plan_tick
 from opskit.events import event_entry, put_all
 
 log = logging.getLogger(__name__)

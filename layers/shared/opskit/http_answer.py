@@ -1,0 +1,22 @@
+"""What a web-facing function answers: a status, a body and its type, or a refusal in plain words.
+Kept apart from any web framework so the logic behind a route is plain code, tested without one."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class HttpAnswer:
+    status: int
+    body: str = ""
+    content_type: str = "application/json"
+
+
+class Refused(Exception):
+    """A request refused before anything was read or written (forged, stale, oversized)."""
+
+    def __init__(self, status: int, reason: str):
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
