@@ -1,6 +1,7 @@
 """A local stand-in for the Slack Web API, reached by the real slack_sdk WebClient over HTTP (like
 bolt-python's mock Web API server), so tests and the local runner exercise the real client, its
-serialisation and its retry handlers. Faults (ok:false, 5xx, 429, slowness) can be scripted per method.
+serialisation and its retry handlers. Faults (ok:false, 5xx, 429, slowness, a connection dropped after
+the call was done) can be scripted per method.
 
     with FakeSlack(users={"ann@example.com": "U0ANN"}) as fake:
         client = WebClient(token="xoxb-test", base_url=fake.url)
@@ -23,6 +24,7 @@ from urllib.parse import parse_qsl, urlsplit
 from ew_local.loopback import LoopbackServer
 
 Params = dict[str, Any]
+_DROP = -1  # the fault status of drop(): no HTTP answer at all
 
 # Fields the WebClient sends as JSON strings inside form bodies; decoded so tests can inspect them.
 _JSON_FIELDS = ("blocks", "attachments", "view", "metadata")
@@ -103,6 +105,12 @@ class FakeSlack(LoopbackServer):
         with self._lock:
             self._faults.setdefault(method, []).append(_Fault(429, "ratelimited", times, retry_after))
 
+    def drop(self, method: str, times: int = 1) -> None:
+        """The next `times` calls of `method` are carried out (a message is posted), then the connection
+        is closed without an answer: the client cannot tell whether Slack did it."""
+        with self._lock:
+            self._faults.setdefault(method, []).append(_Fault(_DROP, "", times))
+
     def delay(self, method: str, seconds: float) -> None:
         """Every later call of `method` waits `seconds` before answering (until reset)."""
         with self._lock:
@@ -111,14 +119,14 @@ class FakeSlack(LoopbackServer):
     # -- the API ---------------------------------------------------------------------------------
 
     def _handle(self, method: str, params: Params, headers: dict[str, str]) -> tuple[int, Params, int | None]:
-        """Returns (HTTP status, JSON body, Retry-After or None)."""
+        """Returns (HTTP status, or _DROP for no answer at all; JSON body; Retry-After or None)."""
         with self._lock:
             self._calls.append(Call(method, params, headers))
             delay = self._delays.get(method, 0.0)
             fault = self._take_fault(method)
         if delay:
             time.sleep(delay)
-        if fault is not None:
+        if fault is not None and fault.status != _DROP:
             return fault.status, {"ok": False, "error": fault.error}, fault.retry_after
         auth = headers.get("authorization", "")
         token = auth[len("Bearer ") :].strip() if auth.startswith("Bearer ") else ""
@@ -131,7 +139,7 @@ class FakeSlack(LoopbackServer):
             return 200, {"ok": False, "error": "unknown_method"}, None
         with self._lock:
             body = handler(params)
-        return 200, body, None
+        return (_DROP if fault else 200), body, None
 
     def _take_fault(self, method: str) -> _Fault | None:
         queue = self._faults.get(method)
@@ -245,6 +253,9 @@ class _Handler(BaseHTTPRequestHandler):
                     params[field] = json.loads(params[field])
         headers = {k.lower(): v for k, v in self.headers.items()}
         status, payload, retry_after = self.owner._handle(url.path.strip("/"), params, headers)
+        if status == _DROP:
+            self.close_connection = True
+            return
         data = json.dumps(payload).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json; charset=utf-8")

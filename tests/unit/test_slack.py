@@ -105,12 +105,37 @@ def test_an_ok_false_answer_raises_slack_unavailable_without_retrying(fake, slee
     assert len(fake.calls()) == 1
 
 
-def test_a_503_then_success_is_retried(fake, sleeps):
-    fake.fail("chat.postMessage", status=503)
-    posted = _gateway(fake.url).post("C0OPS", "x", [])
-    assert posted.channel == "C0OPS"
-    assert len(fake.calls("chat.postMessage")) == 2
+def test_a_503_then_success_is_retried_for_a_call_that_posts_nothing(fake, sleeps):
+    fake.fail("users.lookupByEmail", status=503)
+    assert _gateway(fake.url).user_id_for_email("ann@example.com") == "U0ANN"
+    assert len(fake.calls("users.lookupByEmail")) == 2
     assert len(sleeps) == 1
+
+
+@pytest.mark.parametrize("status", [500, 503])
+def test_a_post_is_never_resent_after_a_5xx_as_slack_may_have_posted_it(fake, sleeps, status):
+    fake.fail("chat.postMessage", status=status)
+    error = _unavailable(lambda: _gateway(fake.url).post("C0OPS", "x", []))
+    assert (error.code, str(error)) == (f"http_{status}", f"Slack chat.postMessage failed: HTTP {status}")
+    assert len(fake.calls("chat.postMessage")) == 1
+    assert sleeps == []
+
+
+def test_a_post_is_never_resent_after_the_connection_drops_unanswered(fake, sleeps):
+    fake.drop("chat.postMessage")  # Slack posts it, then the answer never comes
+    error = _unavailable(lambda: _gateway(fake.url).post("U0ANN", "x", []))
+    assert error.code == "connection"
+    assert len(fake.calls("chat.postMessage")) == 1
+    # A lookup posts nothing: the same drop is retried.
+    fake.drop("users.lookupByEmail")
+    assert _gateway(fake.url).user_id_for_email("ann@example.com") == "U0ANN"
+    assert len(fake.calls("users.lookupByEmail")) == 2
+
+
+def test_a_rate_limited_post_is_retried_as_slack_posted_nothing(fake, sleeps):
+    fake.rate_limit("chat.postMessage", retry_after=1)
+    _gateway(fake.url).post("C0OPS", "x", [])
+    assert len(fake.calls("chat.postMessage")) == 2
 
 
 def test_a_429_is_retried_after_retry_after(fake, sleeps):
@@ -129,13 +154,14 @@ def test_a_long_retry_after_fails_at_once_rather_than_hang_the_lambda(fake, slee
 
 
 def test_persistent_500_gives_up_after_the_bounded_retries(fake, sleeps):
-    fake.fail("chat.postMessage", status=500, times=10)
-    error = _unavailable(lambda: _gateway(fake.url).post("C0OPS", "x", []))
-    assert (error.code, str(error)) == ("http_500", "Slack chat.postMessage failed: HTTP 500")
+    fake.fail("users.lookupByEmail", status=500, times=10)
+    error = _unavailable(lambda: _gateway(fake.url).user_id_for_email("ann@example.com"))
+    assert (error.code, str(error)) == ("http_500", "Slack users.lookupByEmail failed: HTTP 500")
     assert len(fake.calls()) == 1 + MAX_RETRIES == 3
 
 
-def test_connection_refused_raises_quickly(sleeps):
+def test_connection_refused_is_retried_even_for_a_post_then_raises_quickly(sleeps):
+    # Refused: the request never left, so re-sending cannot post twice.
     started = time.monotonic()
     error = _unavailable(lambda: _gateway(_free_port_url()).post("C0OPS", "x", []))
     assert error.code == "connection"

@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from http.client import HTTPException
 from typing import Any
+from urllib.error import URLError
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
@@ -36,6 +37,13 @@ MAX_RATE_LIMIT_WAIT = 5  # seconds; a longer Retry-After fails fast and the call
 MAX_REQUEST_BODY = 128 * 1024  # interactivity payloads are a few KB; anything far bigger is not Slack
 SIGNATURE_WINDOW = 5 * 60  # seconds: Slack's own advice for the request timestamp
 _BACKOFF = BackoffRetryIntervalCalculator(backoff_factor=0.25)  # ~0.25 s then ~0.5 s, plus up to 1 s jitter
+# Methods that post something new: sent twice, they post twice. After an answer that may mean Slack
+# did it (a 5xx, a connection lost after the request went out, no answer in time) they are not retried;
+# the caller decides (e.g. email instead). A 429 or a connection that never carried the request are
+# safe to retry: Slack did nothing.
+POSTING_METHODS = frozenset(
+    {"chat.postMessage", "chat.postEphemeral", "chat.scheduleMessage", "chat.meMessage"}
+)
 
 
 class SlackError(Exception):
@@ -82,12 +90,51 @@ class _BoundedRateLimitHandler(RateLimitErrorRetryHandler):
         return True  # no header: the built-in handler waits about a second
 
 
+def _posts(request: HttpRequest) -> bool:
+    return request.url.rstrip("/").rsplit("/", 1)[-1] in POSTING_METHODS
+
+
+class _ConnectionRetry(ConnectionErrorRetryHandler):
+    """Retries connection errors; for a posting method only those raised while the request was being
+    sent (urllib wraps them in URLError), never one raised while waiting for the answer (a reset, a
+    remote disconnect, a timeout): by then Slack may have posted."""
+
+    def _can_retry(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> bool:
+        if not super()._can_retry(state=state, request=request, response=response, error=error):
+            return False
+        return not _posts(request) or isinstance(error, URLError)
+
+
+class _ServerErrorRetry(ServerErrorRetryHandler):
+    """Retries 500/503, except for a posting method: Slack may have posted before it failed."""
+
+    def _can_retry(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> bool:
+        return not _posts(request) and super()._can_retry(
+            state=state, request=request, response=response, error=error
+        )
+
+
 def make_client(token: str, base_url: str | None = None, timeout: int = 5) -> WebClient:
-    """A WebClient that retries connection errors, 429s and 500/503s at most MAX_RETRIES times in all."""
+    """A WebClient that retries connection errors, 429s and 500/503s at most MAX_RETRIES times in all,
+    but never re-sends a posting method after an answer that may mean it was posted (POSTING_METHODS)."""
     handlers = [
-        ConnectionErrorRetryHandler(max_retry_count=MAX_RETRIES, interval_calculator=_BACKOFF),
+        _ConnectionRetry(max_retry_count=MAX_RETRIES, interval_calculator=_BACKOFF),
         _BoundedRateLimitHandler(max_retry_count=MAX_RETRIES),
-        ServerErrorRetryHandler(max_retry_count=MAX_RETRIES, interval_calculator=_BACKOFF),
+        _ServerErrorRetry(max_retry_count=MAX_RETRIES, interval_calculator=_BACKOFF),
     ]
     url = base_url or WebClient.BASE_URL
     if not url.endswith("/"):  # WebClient joins the method name on without a separator
