@@ -11,7 +11,7 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from ew.chain import Move
 from ew.items import Item, item_to_row, load_registry
@@ -61,14 +61,34 @@ class TickDeps:
     settings: Settings
 
 
+class UnreadableInput(TickError):
+    """An input document (registry, rules, voice) is there, or should be, but cannot be read."""
+
+
+# What each S3 refusal means for the operator, in plain words.
+_READ_FAILURES = {
+    "InvalidObjectState": "it is archived (Glacier) and S3 will not serve it until it is restored: restore "
+    "it, or let drive-sync mirror it again (the bucket's lifecycle must never archive current objects)",
+    "AccessDenied": "access denied: the function's role may not read it (see its ReadSources statement in "
+    "template.yaml) or a bucket policy refuses it",
+    "NoSuchBucket": "the bucket does not exist: check the stack's buckets and this function's environment",
+}
+
+
 def read_object(s3: Any, bucket: str, key: str) -> bytes | None:
-    """The object's bytes, or None when it does not exist (not mirrored yet)."""
+    """The object's bytes, or None when it does not exist (not mirrored yet). Any other failure raises
+    UnreadableInput naming the object and what to do: the function fails, and its alarm sees it."""
     try:
         return s3.get_object(Bucket=bucket, Key=key)["Body"].read()
     except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+        error = exc.response.get("Error", {})
+        code = str(error.get("Code", ""))
+        if code in ("NoSuchKey", "404"):
             return None
-        raise
+        reason = _READ_FAILURES.get(code) or f"S3 answered {code or 'an error'}: {error.get('Message', exc)}"
+        raise UnreadableInput(f"cannot read {key} from s3://{bucket}: {reason}") from exc
+    except BotoCoreError as exc:
+        raise UnreadableInput(f"cannot read {key} from s3://{bucket}: {exc}") from exc
 
 
 def read_rules(s3: Any, bucket: str) -> Rules:
