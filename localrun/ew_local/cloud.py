@@ -4,7 +4,9 @@ and a local Slack stand-in, so the daily path runs on a laptop exactly as it run
 What AWS would do between the functions is done here by hand, and only that: EventBridge delivers the
 tick's events to an SQS queue (a rule target moto supports) that we drain into dispatch; one-off
 Scheduler schedules are fired into dispatch when the simulated clock reaches them, then deleted
-(their `ActionAfterCompletion: DELETE`).
+(their `ActionAfterCompletion: DELETE`). `dispatch_async` runs an event as Lambda runs an asynchronous
+invocation: a first try, two retries about 1 and 3 minutes later (on a simulated clock), then the
+on-failure destination, the dispatch DLQ.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import time
 from collections.abc import Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -67,6 +69,29 @@ SIGNING_SECRET = "local-slack-signing-secret"
 SHEET_ID = "local-registry-sheet"
 SHEET_TAB = "Registry"
 _AT = re.compile(r"at\((\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)\)")
+# As template.yaml's DispatchFunction has them (tests/unit/test_sam_template.py keeps them in step).
+DISPATCH_TIMEOUT = 30  # seconds
+DISPATCH_DLQ = f"{PREFIX}-dispatch-dlq"
+ASYNC_RETRIES = 2  # EventInvokeConfig.MaximumRetryAttempts
+# Lambda waits about a minute before the first retry of a failed asynchronous invocation and two more
+# minutes before the second.
+RETRY_DELAYS = (timedelta(minutes=1), timedelta(minutes=2))
+
+
+class InvocationKilled(BaseException):
+    """What Lambda does to an invocation that hits its timeout or runs out of memory: nothing in the
+    function can catch it, so nothing it meant to do afterwards (give a claim back) happens. Raise it
+    from a patched call to kill a handler mid-way."""
+
+
+@dataclass
+class AsyncInvocation:
+    """How one asynchronous invocation went: each attempt's error (None for the one that succeeded),
+    the handler's answer, and whether the event ended in the DLQ."""
+
+    errors: list[str | None]
+    outcome: dict[str, Any] | None
+    dead_lettered: bool
 
 
 @dataclass(frozen=True)
@@ -76,10 +101,14 @@ class LambdaContext:
     function_name: str
     memory_limit_in_mb: int = 256
     aws_request_id: str = "local"
+    timeout_seconds: int = 30
 
     @property
     def invoked_function_arn(self) -> str:
         return f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{self.function_name}"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self.timeout_seconds * 1000  # the local runner's invocations take no simulated time
 
 
 def load_handler(function: str) -> ModuleType:
@@ -162,6 +191,7 @@ class LocalCloud:
         self._stack = ExitStack()
         self.tasks_run: list[dict[str, Any]] = []
         self.pending_tasks: list[dict[str, Any]] = []  # asynchronous invocations not yet run
+        self.now: datetime | None = None  # dispatch's clock while dispatch_async replays; None: real time
 
     def __enter__(self) -> LocalCloud:
         self._stack.enter_context(self.slack)
@@ -177,13 +207,20 @@ class LocalCloud:
         self._stack.callback(runtime.use_client, "lambda", None)
         self._provision()
         self.tick_handler = load_handler("daily_tick").handler
-        self.dispatch_handler = load_handler("dispatch").handler
+        dispatch_module: Any = load_handler("dispatch")  # loaded by path: mypy cannot see its names
+        self.dispatch_handler = dispatch_module.handler
+        # dispatch judges claims by its module's clock: ours, so dispatch_async can replay retry timing.
+        self._stack.callback(setattr, dispatch_module, "clock", dispatch_module.clock)
+        dispatch_module.clock = self._clock
         self.ack_handler_module = load_handler("ack_handler")
         self.ack_handler = self.ack_handler_module.handler
         return self
 
     def __exit__(self, *exc: object) -> None:
         self._stack.close()
+
+    def _clock(self) -> datetime:
+        return self.now or datetime.now(UTC)
 
     # -- provisioning: what `sam deploy` and the operator's setup steps create -----------------------
 
@@ -230,6 +267,8 @@ class LocalCloud:
         )
         events.put_targets(Rule="ew-moves", Targets=[{"Id": "dispatch", "Arn": queue_arn}])
         self.queue_url = queue_url
+        # Lambda's on-failure destination for dispatch (EventInvokeConfig in template.yaml).
+        self.dlq_url = self.sqs.create_queue(QueueName=DISPATCH_DLQ)["QueueUrl"]
         self.store = ChainStore(
             self.dynamodb, NAMES["EW_PINGS_TABLE"], NAMES["EW_ACK_TABLE"], NAMES["EW_ARCHIVE_TABLE"]
         )
@@ -276,7 +315,67 @@ class LocalCloud:
                 self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
 
     def dispatch(self, event: dict[str, Any]) -> dict[str, Any]:
-        return self.dispatch_handler(event, LambdaContext(f"{PREFIX}-dispatch"))
+        return self.dispatch_handler(
+            event, LambdaContext(f"{PREFIX}-dispatch", timeout_seconds=DISPATCH_TIMEOUT)
+        )
+
+    def dispatch_async(self, event: dict[str, Any], at: datetime | None = None) -> AsyncInvocation:
+        """Invoke dispatch as EventBridge and Scheduler do (asynchronously), as Lambda would run it:
+        the first try at `at` (default now), on an error or a kill a retry a minute later and another
+        two minutes after that, then the event to the DLQ in Lambda's on-failure record format. The
+        simulated clock moves; nothing sleeps."""
+        start = at or datetime.now(UTC)
+        moments = [start]
+        for delay in RETRY_DELAYS[:ASYNC_RETRIES]:
+            moments.append(moments[-1] + delay)
+        errors: list[str | None] = []
+        failure: BaseException | None = None
+        try:
+            for moment in moments:
+                self.now = moment
+                try:
+                    outcome = self.dispatch(event)
+                except (Exception, InvocationKilled) as exc:
+                    errors.append(f"{type(exc).__name__}: {exc}")
+                    failure = exc
+                    continue
+                errors.append(None)
+                return AsyncInvocation(errors, outcome, dead_lettered=False)
+        finally:
+            self.now = None
+        assert failure is not None
+        record = {
+            "version": "1.0",
+            "timestamp": moments[-1].astimezone(UTC).isoformat(),
+            "requestContext": {
+                "requestId": "local",
+                "functionArn": f"{NAMES['EW_DISPATCH_ARN']}:$LATEST",
+                "condition": "RetriesExhausted",
+                "approximateInvokeCount": len(moments),
+            },
+            "requestPayload": event,
+            "responseContext": {
+                "statusCode": 200,
+                "executedVersion": "$LATEST",
+                "functionError": "Unhandled",
+            },
+            "responsePayload": {"errorType": type(failure).__name__, "errorMessage": str(failure)},
+        }
+        self.sqs.send_message(QueueUrl=self.dlq_url, MessageBody=json.dumps(record))
+        return AsyncInvocation(errors, None, dead_lettered=True)
+
+    def dead_letters(self) -> list[dict[str, Any]]:
+        """The on-failure records waiting in the dispatch DLQ (left there, still visible)."""
+        batch = self.sqs.receive_message(QueueUrl=self.dlq_url, MaxNumberOfMessages=10, VisibilityTimeout=0)
+        return [json.loads(m["Body"]) for m in batch.get("Messages", [])]
+
+    def dlq_depth(self) -> int:
+        """Messages waiting in the dispatch DLQ: the queue attribute ApproximateNumberOfMessages, which
+        CloudWatch publishes as ApproximateNumberOfMessagesVisible, the metric the DLQ's alarm watches."""
+        attributes = self.sqs.get_queue_attributes(
+            QueueUrl=self.dlq_url, AttributeNames=["ApproximateNumberOfMessages"]
+        )["Attributes"]
+        return int(attributes["ApproximateNumberOfMessages"])
 
     def pending_schedules(self) -> list[tuple[datetime, str, dict[str, Any]]]:
         """(when, name, input) of every one-off schedule dispatch created and that has not fired."""

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
@@ -10,15 +12,20 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from ew import runtime
-from ew.dispatching import DispatchDeps, dispatch
+from ew.dispatching import LEASE_MARGIN, DispatchDeps, dispatch
+from ew.store import ClaimHeld
 
 logger = Logger()
 metrics = Metrics()
 
+# The clock claims and leases are judged by. The local runner moves it to replay Lambda's retry timing
+# (ew_local.cloud.LocalCloud.dispatch_async) instead of sleeping.
+clock: Callable[[], datetime] = runtime.utc_now
 
-def deps() -> DispatchDeps:
+
+def deps(lease: timedelta) -> DispatchDeps:
     return DispatchDeps(
-        store=runtime.chain_store(),
+        store=runtime.chain_store().with_clock(clock),
         s3=runtime.client("s3"),
         ses=runtime.client("ses"),
         scheduler=runtime.client("scheduler"),
@@ -31,13 +38,21 @@ def deps() -> DispatchDeps:
         scheduler_role_arn=runtime.env("EW_SCHEDULER_ROLE_ARN"),
         schedule_group=runtime.env("EW_SCHEDULE_GROUP", "default"),
         dlq_arn=os.environ.get("EW_DEFERRAL_DLQ_ARN") or None,
+        lease=lease,
     )
 
 
 @logger.inject_lambda_context
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    outcome = dispatch(event, deps())
+    # This invocation is certainly over when Lambda's timeout stops it: its claims are held until then.
+    lease = timedelta(milliseconds=context.get_remaining_time_in_millis()) + LEASE_MARGIN
+    try:
+        outcome = dispatch(event, deps(lease))
+    except ClaimHeld:
+        # Another attempt may be sending this very ping: fail, so Lambda retries after its lease.
+        metrics.add_metric(name="Pings_held", unit=MetricUnit.Count, value=1)
+        raise
     metrics.add_metric(name=f"Pings_{outcome.status}", unit=MetricUnit.Count, value=1)
     if outcome.fell_back:
         metrics.add_metric(name="SlackFallbackToEmail", unit=MetricUnit.Count, value=1)

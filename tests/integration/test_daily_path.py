@@ -6,8 +6,9 @@ from __future__ import annotations
 import copy
 import email
 import json
+import operator
 from collections.abc import Iterator
-from datetime import datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from email import policy
 from pathlib import Path
 from typing import Any
@@ -15,13 +16,19 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from botocore.exceptions import ClientError
+from cfnlint.decode import decode
 
 from ew import runtime
+from ew.answers import act
+from ew.chain import ACK_ONLY, RENEW, SNOOZE, PingRef
 from ew.daily_tick import TickError
 from ew.dispatching import DispatchError
-from ew_local.cloud import LambdaContext, LocalCloud
+from ew.store import ClaimHeld
+from ew_local.cloud import InvocationKilled, LambdaContext, LocalCloud, load_handler
+from opskit.slack import SlackGateway
 
-EVENTS = Path(__file__).resolve().parents[2] / "events"
+ROOT = Path(__file__).resolve().parents[2]
+EVENTS = ROOT / "events"
 LONDON = ZoneInfo("Europe/London")
 SETTINGS = {"timezone": "Europe/London", "holidays": "GB-ENG", "admin": "ops@acme.example"}
 RULES = b"""[default]
@@ -242,6 +249,23 @@ def test_a_tick_without_a_mirrored_registry_says_so(cloud: LocalCloud) -> None:
         cloud.tick(at("2026-11-23"))
 
 
+def test_a_registry_gone_to_glacier_fails_the_tick_handler_in_plain_words(cloud: LocalCloud) -> None:
+    cloud.mirror(sheet("G1,Quiet item,contract,2026-12-01,U04LEASE01,"), RULES)
+    # What a lifecycle rule that transitions current objects did to a sheet that had not changed in 90 days.
+    cloud.s3.copy_object(
+        Bucket="ew-registry-source-local",
+        Key="registry.csv",
+        CopySource={"Bucket": "ew-registry-source-local", "Key": "registry.csv"},
+        StorageClass="GLACIER",
+    )
+    with pytest.raises(
+        TickError,
+        match=r"^cannot read registry.csv from s3://ew-registry-source-local: it is archived \(Glacier\)",
+    ):
+        cloud.tick(at("2026-11-23"))  # the handler fails: Lambda counts an error, the tick alarm fires
+    assert cloud.slack.messages() == []
+
+
 def test_the_tick_event_fixture_drives_the_handler(cloud: LocalCloud) -> None:
     cloud.mirror(sheet("F1,Fixture,contract,2026-12-01,U04LEASE01,"), RULES)
     report = cloud.tick_handler(event("daily_tick/scheduled.json"), LambdaContext("ew-daily-tick"))
@@ -252,6 +276,7 @@ def test_no_email_to_fall_back_to_is_an_error_that_keeps_the_move_retryable() ->
     with LocalCloud({"timezone": "Europe/London"}) as cloud:  # no email admin configured
         cloud.slack.fail("chat.postMessage", status=500, times=10)
         escalation = event("dispatch/first_alert.json")
+        escalation["detail-type"] = "ew.escalate"
         escalation["detail"]["move"].update(
             move="escalate", recipient="U04BOSS001", escalated_from="U04FIN0001"
         )
@@ -301,3 +326,273 @@ def test_a_deferral_whose_schedule_cannot_be_created_is_given_back_for_the_retry
     monkeypatch.undo()
     assert cloud.dispatch(event("dispatch/escalate_saturday.json"))["status"] == "scheduled"
     assert len(cloud.pending_schedules()) == 1
+
+
+# -- crashes, Lambda's retries and the DLQ (DESIGN.md §9) -------------------------------------------
+
+T0 = datetime(2026, 11, 23, 8, 0, 5, tzinfo=UTC)  # when EventBridge first invokes dispatch
+
+
+def kill_slack_posts(monkeypatch: pytest.MonkeyPatch, times: int) -> list[str]:
+    """The next `times` Slack posts kill the invocation mid-send (a timeout, out of memory): nothing
+    in dispatch can catch it, so its claim is never given back. Returns the channels it was posting to."""
+    real_post = SlackGateway.post
+    killed: list[str] = []
+
+    def post(self: SlackGateway, channel: str, text: str, blocks: list[dict[str, Any]]) -> Any:
+        if len(killed) < times:
+            killed.append(channel)
+            raise InvocationKilled("Task timed out after 30.00 seconds")
+        return real_post(self, channel, text, blocks)
+
+    monkeypatch.setattr(SlackGateway, "post", post)
+    return killed
+
+
+def dlq_alarm_fires(depth: int) -> bool:
+    """Would template.yaml's alarm on the dispatch DLQ fire at this ApproximateNumberOfMessagesVisible?"""
+    template, problems = decode(str(ROOT / "template.yaml"))
+    assert not problems and template is not None
+    [alarm] = [
+        r["Properties"]
+        for r in template["Resources"].values()
+        if r["Type"] == "AWS::CloudWatch::Alarm"
+        and r["Properties"]["Dimensions"][0]["Value"] == {"Fn::GetAtt": ["DispatchDLQ", "QueueName"]}
+    ]
+    assert alarm["MetricName"] == "ApproximateNumberOfMessagesVisible"
+    compare = {"GreaterThanThreshold": operator.gt, "GreaterThanOrEqualToThreshold": operator.ge}
+    return bool(compare[alarm["ComparisonOperator"]](depth, alarm["Threshold"]))
+
+
+def test_dispatch_killed_mid_send_is_sent_once_by_lambdas_retry(
+    cloud: LocalCloud, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    killed = kill_slack_posts(monkeypatch, times=1)
+    run = cloud.dispatch_async(event("dispatch/first_alert.json"), at=T0)
+    assert killed == ["U04FIN0001"]
+    assert run.errors == ["InvocationKilled: Task timed out after 30.00 seconds", None]
+    assert run.outcome is not None and (run.outcome["status"], run.outcome["channel"]) == ("sent", "slack")
+    [dm] = cloud.slack.messages()
+    assert dm["channel"] == "U04FIN0001" and "Public liability insurance" in dm["text"]
+    assert cloud.sent_emails() == [] and cloud.dead_letters() == []
+    record = cloud.store.get("ACME-002", 0)
+    assert record is not None and record.status == "sent"
+    # A late duplicate of the event (EventBridge delivers at least once): nothing more.
+    assert cloud.dispatch_async(
+        event("dispatch/first_alert.json"), at=T0 + timedelta(minutes=10)
+    ).outcome == {**run.outcome, "status": "duplicate"}
+    assert len(cloud.slack.messages()) == 1
+
+
+def test_a_duplicate_arriving_while_the_killed_send_may_be_alive_is_retried_not_dropped(
+    cloud: LocalCloud, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    kill_slack_posts(monkeypatch, times=1)
+    cloud.now = T0
+    with pytest.raises(InvocationKilled):
+        cloud.dispatch(event("dispatch/first_alert.json"))
+    # The duplicate 5 seconds later cannot know the first attempt is dead: it fails, so Lambda retries it.
+    cloud.now = T0 + timedelta(seconds=5)
+    with pytest.raises(
+        ClaimHeld, match="ACME-002: ping 0 \\(first_alert\\) is being sent by another attempt"
+    ):
+        cloud.dispatch(event("dispatch/first_alert.json"))
+    assert cloud.slack.messages() == []
+    # Lambda's retries: the first event's at +1 min takes the claim over and sends; the duplicate's
+    # at +1 min 5 s finds it sent.
+    cloud.now = T0 + timedelta(minutes=1)
+    assert cloud.dispatch(event("dispatch/first_alert.json"))["status"] == "sent"
+    cloud.now = T0 + timedelta(minutes=1, seconds=5)
+    assert cloud.dispatch(event("dispatch/first_alert.json"))["status"] == "duplicate"
+    assert len(cloud.slack.messages()) == 1
+
+
+def test_when_every_attempt_dies_the_event_ends_in_the_dlq_and_the_alarm_fires(
+    cloud: LocalCloud, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    kill_slack_posts(monkeypatch, times=3)
+    alert_event = event("dispatch/first_alert.json")
+    run = cloud.dispatch_async(alert_event, at=T0)
+    assert run.errors == ["InvocationKilled: Task timed out after 30.00 seconds"] * 3
+    assert run.dead_lettered and run.outcome is None
+    assert cloud.slack.messages() == [] and cloud.sent_emails() == []
+    [record] = cloud.dead_letters()
+    assert record["requestPayload"] == alert_event
+    assert record["requestContext"]["condition"] == "RetriesExhausted"
+    assert record["requestContext"]["approximateInvokeCount"] == 3
+    assert record["responsePayload"]["errorMessage"] == "Task timed out after 30.00 seconds"
+    assert cloud.dlq_depth() == 1 and dlq_alarm_fires(cloud.dlq_depth())
+    # The operator replays it from the DLQ once Slack behaves: exactly one message.
+    replay = cloud.dispatch_async(record["requestPayload"], at=T0 + timedelta(hours=1))
+    assert replay.outcome is not None and replay.outcome["status"] == "sent"
+    assert len(cloud.slack.messages()) == 1
+
+
+def test_a_deferred_send_killed_mid_send_is_sent_once_by_lambdas_retry(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with LocalCloud(SETTINGS, slack_users={"ops@acme.example": "U04OPS0001"}) as cloud:
+        assert cloud.dispatch(event("dispatch/escalate_saturday.json"))["status"] == "scheduled"
+        [(when, _, payload)] = cloud.pending_schedules()
+        kill_slack_posts(monkeypatch, times=1)
+        # The Monday schedule invokes dispatch asynchronously, like EventBridge.
+        run = cloud.dispatch_async(payload, at=when.astimezone(UTC))
+        assert run.errors == ["InvocationKilled: Task timed out after 30.00 seconds", None]
+        [dm] = cloud.slack.messages()
+        assert dm["channel"] == "U04OPS0001" and "sam.ortiz@acme.example" in dm["text"]
+        record = cloud.store.get("ACME-020", 1)
+        assert record is not None and record.status == "sent"
+
+
+def test_dispatch_context_timeout_matches_the_template() -> None:
+    from ew_local.cloud import ASYNC_RETRIES, DISPATCH_DLQ, DISPATCH_TIMEOUT
+
+    template, _ = decode(str(ROOT / "template.yaml"))
+    assert template is not None
+    function = template["Resources"]["DispatchFunction"]["Properties"]
+    assert function["Timeout"] == DISPATCH_TIMEOUT
+    assert function["EventInvokeConfig"]["MaximumRetryAttempts"] == ASYNC_RETRIES
+    dlq = template["Resources"]["DispatchDLQ"]["Properties"]["QueueName"]
+    assert dlq == {"Fn::Sub": "${Prefix}-dispatch-dlq"} and DISPATCH_DLQ == "ew-dispatch-dlq"
+
+
+# -- closed cycles -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("action", "value"), [(RENEW, date(2027, 12, 15)), (SNOOZE, date(2026, 12, 1)), (ACK_ONLY, None)]
+)
+def test_a_late_duplicate_after_an_answer_sends_nothing(
+    cloud: LocalCloud, action: str, value: date | None
+) -> None:
+    assert cloud.dispatch(event("dispatch/first_alert.json"))["status"] == "sent"
+    ref = PingRef("ACME-002", date(2026, 12, 15), 0)
+    assert act(cloud.ack_handler_module.deps(), ref, action, "U04FIN0001", value).first
+
+    late = cloud.dispatch(event("dispatch/first_alert.json"))  # EventBridge's late duplicate
+    assert late["status"] == "duplicate"
+    assert len(cloud.slack.messages()) == 1 and cloud.sent_emails() == []
+    pings = cloud.store.load()[0]
+    if action == RENEW:
+        assert pings == []  # no old-cycle row recreated
+        archived = cloud.dynamodb.scan(TableName="ew-pings-archive")["Items"]
+        assert [a["chain_key"]["S"] for a in archived] == ["2026-12-15#0000"]
+    else:
+        assert [p.move for p in pings] == ["first_alert"]
+
+
+def test_a_late_duplicate_of_a_later_ping_after_a_renew_sends_nothing(cloud: LocalCloud) -> None:
+    assert cloud.dispatch(event("dispatch/first_alert.json"))["status"] == "sent"
+    act(
+        cloud.ack_handler_module.deps(),
+        PingRef("ACME-002", date(2026, 12, 15), 0),
+        RENEW,
+        "U04FIN0001",
+        date(2027, 12, 15),
+    )
+    reminder = event("dispatch/first_alert.json")  # the key of a reminder the Renew never saw
+    reminder["detail-type"] = "ew.reminder"
+    reminder["detail"]["move"].update(move="reminder", chain_index=1)
+    assert cloud.dispatch(reminder)["status"] == "duplicate"
+    assert len(cloud.slack.messages()) == 1 and cloud.store.load()[0] == []
+
+
+def test_a_deferred_ping_of_a_renewed_cycle_sends_nothing_when_its_schedule_fires(cloud: LocalCloud) -> None:
+    assert cloud.dispatch(event("dispatch/escalate_saturday.json"))["status"] == "scheduled"
+    act(
+        cloud.ack_handler_module.deps(),
+        PingRef("ACME-020", date(2026, 12, 18), 1),
+        RENEW,
+        "U04BOSS001",
+        date(2027, 12, 18),
+    )
+    assert [o["status"] for o in cloud.fire_schedules(until=at("2026-11-30"))] == ["duplicate"]
+    assert cloud.slack.messages() == [] and cloud.sent_emails() == []
+    assert cloud.store.load()[0] == []
+
+
+# -- what dispatch accepts, and fallbacks ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("detail_type", ["ew.digest", "Scheduled Event", None])
+def test_only_the_three_move_types_are_delivered(cloud: LocalCloud, detail_type: str | None) -> None:
+    stray = event("dispatch/first_alert.json")  # a real move inside, under the wrong detail-type
+    if detail_type is None:
+        del stray["detail-type"]
+    else:
+        stray["detail-type"] = detail_type
+    with pytest.raises(DispatchError) as refused:
+        cloud.dispatch(stray)
+    assert str(refused.value) == (
+        "dispatch delivers only ew.first_alert, ew.reminder, ew.escalate events and its own deferrals, "
+        f"not {detail_type!r}: nothing sent"
+    )
+    assert cloud.slack.calls() == [] and cloud.sent_emails() == [] and cloud.store.get("ACME-002", 0) is None
+
+
+def test_a_detail_type_that_does_not_match_its_move_is_refused(cloud: LocalCloud) -> None:
+    mismatched = event("dispatch/first_alert.json")
+    mismatched["detail-type"] = "ew.escalate"
+    with pytest.raises(DispatchError, match=r"does not match the event's detail-type 'ew\.escalate'"):
+        cloud.dispatch(mismatched)
+    assert cloud.slack.calls() == [] and cloud.store.get("ACME-002", 0) is None
+
+
+def emitted_metrics(capsys: pytest.CaptureFixture[str]) -> dict[str, list[float]]:
+    names: dict[str, list[float]] = {}
+    for line in capsys.readouterr().out.splitlines():
+        if '"_aws"' in line:
+            blob = json.loads(line)
+            for definition in blob["_aws"]["CloudWatchMetrics"][0]["Metrics"]:
+                names.setdefault(definition["Name"], []).extend(_as_list(blob[definition["Name"]]))
+    return names
+
+
+def _as_list(value: Any) -> list[float]:
+    return [float(v) for v in value] if isinstance(value, list) else [float(value)]
+
+
+def metrics_on(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """Metrics flushed to stdout as Lambda would (the local cloud turns them off): call it inside the cloud."""
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "false")
+    load_handler("dispatch").metrics.clear_metrics()  # never flushed while metrics were off
+    capsys.readouterr()
+
+
+def test_a_slack_500_means_one_post_and_one_email_and_counts_as_a_fallback(
+    cloud: LocalCloud, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    metrics_on(monkeypatch, capsys)
+    cloud.slack.fail("chat.postMessage", status=500)  # once: Slack may have posted before failing
+    outcome = cloud.dispatch(event("dispatch/first_alert.json"))
+    assert (outcome["status"], outcome["channel"], outcome["fell_back"]) == ("sent", "email", True)
+    assert len(cloud.slack.calls("chat.postMessage")) == 1  # not re-posted by the client's retries
+    assert [m["To"] for m in emails(cloud)] == ["li@acme.example"]
+    metrics = emitted_metrics(capsys)
+    assert metrics["SlackFallbackToEmail"] == [1.0] and metrics["Pings_sent"] == [1.0]
+
+
+def test_a_failed_slack_lookup_falls_back_to_email_and_is_counted(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with LocalCloud(SETTINGS, slack_users={"ops@acme.example": "U04OPS0001"}) as cloud:
+        metrics_on(monkeypatch, capsys)
+        cloud.slack.fail("users.lookupByEmail", error="internal_error")
+        monday = event("dispatch/escalate_saturday.json")
+        monday["detail"]["decided_at"] = "2026-11-30T08:00:00+00:00"
+        outcome = cloud.dispatch(monday)
+        assert (outcome["channel"], outcome["fell_back"]) == ("email", True)
+        assert [m["To"] for m in emails(cloud)] == ["ops@acme.example"]
+        assert cloud.slack.calls("chat.postMessage") == []
+        assert emitted_metrics(capsys)["SlackFallbackToEmail"] == [1.0]
+
+
+def test_an_email_address_slack_does_not_know_is_mailed_without_counting_a_fallback(
+    cloud: LocalCloud, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    metrics_on(monkeypatch, capsys)
+    monday = event("dispatch/escalate_saturday.json")
+    monday["detail"]["decided_at"] = "2026-11-30T08:00:00+00:00"
+    outcome = cloud.dispatch(monday)
+    assert (outcome["channel"], outcome["fell_back"]) == ("email", False)
+    assert "SlackFallbackToEmail" not in emitted_metrics(capsys)

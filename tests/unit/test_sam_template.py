@@ -331,6 +331,40 @@ def test_failed_async_invokes_end_in_a_dlq(function):
     assert _allows(_getatt(_props(function)["Role"]), "sqs:SendMessage", {"Fn::GetAtt": [queue, "Arn"]})
 
 
+def test_a_dispatch_claim_lease_ends_before_lambdas_first_retry():
+    from ew.dispatching import LEASE_MARGIN
+
+    # An invocation killed mid-send holds its claim for its timeout plus the margin; Lambda's first
+    # async retry comes about a minute later and must find the lease over, or the alert is lost.
+    lease = _props("DispatchFunction")["Timeout"] + LEASE_MARGIN.total_seconds()
+    assert lease <= 45 < 60
+
+
+def test_dispatch_failures_end_in_a_dlq_whose_alarm_fires_on_the_first_message():
+    destination = _getatt(
+        _props("DispatchFunction")["EventInvokeConfig"]["DestinationConfig"]["OnFailure"]["Destination"]
+    )
+    rule_dlq = _getatt(_props("MovesRule")["Targets"][0]["DeadLetterConfig"]["Arn"])
+    assert destination == rule_dlq == "DispatchDLQ"
+    [alarm] = [
+        a["Properties"]
+        for a in _resources("AWS::CloudWatch::Alarm").values()
+        if a["Properties"]["Dimensions"]
+        == [{"Name": "QueueName", "Value": {"Fn::GetAtt": ["DispatchDLQ", "QueueName"]}}]
+    ]
+    assert (alarm["Namespace"], alarm["MetricName"]) == ("AWS/SQS", "ApproximateNumberOfMessagesVisible")
+    assert (alarm["ComparisonOperator"], alarm["Threshold"], alarm["EvaluationPeriods"]) == (
+        "GreaterThanThreshold",
+        0,
+        1,
+    )
+    assert alarm["AlarmActions"] == [{"Ref": "CostAlarmTopic"}]
+
+
+def test_dispatch_may_check_the_acks_for_a_renew_before_it_sends():
+    assert _allows("DispatchRole", "dynamodb:Query", {"Fn::GetAtt": ["AckTable", "Arn"]})
+
+
 def test_every_dlq_and_every_function_has_an_alarm_on_the_alarm_topic():
     alarms = [a["Properties"] for a in _resources("AWS::CloudWatch::Alarm").values()]
     for alarm in alarms:
@@ -383,6 +417,17 @@ def test_tables_and_buckets():
     (rule,) = buckets["RawMimeBucket"]["LifecycleConfiguration"]["Rules"]
     assert rule["Transitions"] == [{"StorageClass": "GLACIER", "TransitionInDays": 30}]
     assert rule["ExpirationInDays"] == 7 * 365
+    # The registry and the rules are read every day and rewritten only when they change: their
+    # current objects never leave S3 Standard; old versions go to Glacier at 90 days, at 7 years away.
+    for name in ("RegistrySourceBucket", "RulesSourceBucket"):
+        bucket = buckets[name]
+        assert bucket["VersioningConfiguration"] == {"Status": "Enabled"}, name
+        for rule in bucket["LifecycleConfiguration"]["Rules"]:
+            assert not {"Transitions", "Transition", "ExpirationInDays", "ExpirationDate"} & set(rule), name
+        (rule,) = bucket["LifecycleConfiguration"]["Rules"]
+        assert rule["Status"] == "Enabled"
+        assert rule["NoncurrentVersionTransitions"] == [{"StorageClass": "GLACIER", "TransitionInDays": 90}]
+        assert rule["NoncurrentVersionExpiration"] == {"NoncurrentDays": 7 * 365}
     outputs = _template()["Outputs"]
     assert outputs["RawMimeBucket"]["Value"] == {"Ref": "RawMimeBucket"}
 

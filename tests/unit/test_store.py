@@ -9,7 +9,7 @@ import boto3
 import pytest
 
 from ew.chain import ACK_ONLY, ESCALATE, FIRST_ALERT, REMINDER, RENEW, SNOOZE, Ack, Ping
-from ew.store import STALE_CLAIM, ChainStore, PingRecord, create_tables
+from ew.store import DEFAULT_LEASE, LEGACY_STALE_CLAIM, ChainStore, ClaimHeld, PingRecord, create_tables
 
 PINGS, ACKS, ARCHIVE, AUDIT, STATE = "ew-pings", "ew-ack", "ew-pings-archive", "ew-audit", "ew-state"
 EXPIRY = date(2026, 6, 30)
@@ -170,28 +170,60 @@ def test_load_reads_thousands_of_pings_in_a_handful_of_scan_pages(client):
 # -- claims ---------------------------------------------------------------------------------------
 
 
-def test_second_claim_of_the_same_ping_is_a_duplicate(store):
+def test_a_claim_of_a_sent_ping_is_a_duplicate(store):
     assert store.claim(ping(), SEND_AT, "slack", "sending") is True
+    store.mark_sent("IT-1", 0, "slack", "D1/1.2")
     assert store.claim(ping(), SEND_AT, "email", "sending") is False
     record = store.get("IT-1", 0)
+    assert record is not None and (record.channel, record.status) == ("slack", "sent")  # unchanged
+
+
+def test_a_claim_held_by_a_live_send_makes_the_duplicate_fail_retryably(store, clock):
+    assert store.claim(ping(), SEND_AT, "slack", "sending", lease=timedelta(seconds=40))
+    clock.now += timedelta(seconds=40)  # the holder may still be running (the lease is inclusive)
+    with pytest.raises(ClaimHeld) as held:
+        store.claim(ping(), SEND_AT, "email", "sending")
+    assert str(held.value) == (
+        "IT-1: ping 0 (first_alert) is being sent by another attempt, whose claim holds until "
+        "2026-05-01T12:00:40+00:00: retry after that"
+    )
+    record = store.get("IT-1", 0)
     assert record is not None and record.channel == "slack"  # the duplicate changed nothing
+
+
+def test_a_sending_claim_whose_lease_passed_is_taken_over(store, clock):
+    # Lambda's first retry comes about a minute after a killed attempt: well after its lease.
+    assert store.claim(ping(), SEND_AT, "slack", "sending", lease=timedelta(seconds=40))
+    clock.now = NOON + timedelta(minutes=1)
+    assert store.claim(ping(), SEND_AT, "email", "sending", lease=timedelta(seconds=40)) is True
+    record = store.get("IT-1", 0)
+    assert record is not None
+    assert (record.channel, record.claimed_at) == ("email", clock.now)
+    assert record.lease_until == clock.now + timedelta(seconds=40)
+
+
+def test_the_default_lease_ends_before_lambdas_first_retry():
+    assert timedelta(minutes=1) > DEFAULT_LEASE
+
+
+def test_a_sending_row_without_a_lease_is_taken_over_after_the_legacy_window(store, client, clock):
+    store.claim(ping(), SEND_AT, "slack", "sending")
+    client.update_item(
+        TableName=PINGS,
+        Key={"item_id": {"S": "IT-1"}, "chain_index": {"N": "0"}},
+        UpdateExpression="REMOVE lease_until",
+    )  # written before claims carried a lease
+    clock.now = NOON + LEGACY_STALE_CLAIM
+    with pytest.raises(ClaimHeld):
+        store.claim(ping(), SEND_AT, "email", "sending")
+    clock.now += timedelta(seconds=1)
+    assert store.claim(ping(), SEND_AT, "email", "sending") is True
 
 
 def test_a_scheduled_claim_also_blocks_a_duplicate(store, clock):
     assert store.claim(ping(), SEND_AT, "slack", "scheduled")
     clock.now += timedelta(days=3)  # a scheduled ping is waiting, not stale
     assert store.claim(ping(), SEND_AT, "slack", "sending") is False
-
-
-def test_a_stale_sending_claim_is_taken_over_but_a_fresh_one_is_not(store, clock):
-    assert store.claim(ping(), SEND_AT, "slack", "sending")
-    clock.now = NOON + STALE_CLAIM - timedelta(seconds=1)
-    assert store.claim(ping(), SEND_AT, "email", "sending") is False
-    clock.now = NOON + STALE_CLAIM + timedelta(seconds=1)
-    assert store.claim(ping(), SEND_AT, "email", "sending") is True
-    record = store.get("IT-1", 0)
-    assert record is not None
-    assert (record.channel, record.claimed_at) == ("email", clock.now)
 
 
 def test_a_sent_ping_is_never_taken_over(store, clock):
@@ -238,10 +270,15 @@ def test_start_deferred_succeeds_only_once(store, clock):
     store.claim(ping(), SEND_AT, "slack", "scheduled")
     clock.now += timedelta(days=2)
     assert store.start_deferred("IT-1", 0) is True
-    assert store.start_deferred("IT-1", 0) is False
     record = store.get("IT-1", 0)
     assert record is not None
-    assert (record.status, record.claimed_at) == ("sending", clock.now)
+    assert (record.status, record.claimed_at, record.lease_until) == (
+        "sending",
+        clock.now,
+        clock.now + DEFAULT_LEASE,
+    )
+    store.mark_sent("IT-1", 0, "slack", "D1/1.2")
+    assert store.start_deferred("IT-1", 0) is False
 
 
 def test_start_deferred_is_false_for_a_missing_or_sent_ping(store, client):
@@ -253,13 +290,14 @@ def test_start_deferred_is_false_for_a_missing_or_sent_ping(store, client):
     assert store.start_deferred("IT-1", 0) is False
 
 
-def test_start_deferred_takes_over_a_stale_sending_claim(store, clock):
+def test_start_deferred_fails_retryably_while_a_live_send_holds_it_then_takes_it_over(store, clock):
     store.claim(ping(), SEND_AT, "slack", "scheduled")
-    assert store.start_deferred("IT-1", 0)
-    clock.now += STALE_CLAIM - timedelta(seconds=1)
-    assert store.start_deferred("IT-1", 0) is False
-    clock.now += timedelta(seconds=2)
-    assert store.start_deferred("IT-1", 0) is True
+    assert store.start_deferred("IT-1", 0, EXPIRY, lease=timedelta(seconds=40))
+    clock.now += timedelta(seconds=30)
+    with pytest.raises(ClaimHeld, match=r"^IT-1: ping 0 .* holds until 2026-05-01T12:00:40"):
+        store.start_deferred("IT-1", 0, EXPIRY)
+    clock.now = NOON + timedelta(minutes=1)  # Lambda's first retry: the killed holder's lease is over
+    assert store.start_deferred("IT-1", 0, EXPIRY) is True
 
 
 def test_start_deferred_for_another_cycle_is_false(store):
@@ -396,6 +434,40 @@ class Throttling:
         half = len(requests) // 2
         self._client.batch_write_item(RequestItems={table: requests[:half]})
         return {"UnprocessedItems": {table: requests[half:]}}
+
+
+def renew(store: ChainStore, expiry: date = EXPIRY) -> None:
+    store.record_ack(Ack("IT-1", expiry, RENEW, NOON, by="U0OWNER01", new_expiry=NEXT_EXPIRY), chain_index=0)
+
+
+def test_a_cycle_closed_by_a_renew_is_never_claimed_again(store, client):
+    store.claim(ping(0), SEND_AT, "slack", "sending")
+    store.mark_sent("IT-1", 0, "slack", "D1/1.2")
+    renew(store)
+    store.archive([ping(0)])  # what the Renew click does
+
+    # A late duplicate of the morning's event finds the key free, but the cycle is closed.
+    assert store.claim(ping(0), SEND_AT, "slack", "sending") is False
+    assert store.claim(ping(1, move=REMINDER), SEND_AT, "slack", "scheduled") is False
+    assert all_rows(client, PINGS) == []  # no old-cycle row recreated
+    # The next cycle is open.
+    assert store.claim(ping(0, expiry=NEXT_EXPIRY), SEND_AT, "slack", "sending") is True
+
+
+def test_a_snooze_or_ack_only_does_not_close_the_cycle(store):
+    store.record_ack(Ack("IT-1", EXPIRY, SNOOZE, NOON, snooze_until=date(2026, 5, 20)))
+    store.record_ack(Ack("IT-1", EXPIRY, ACK_ONLY, NOON + timedelta(seconds=1)))
+    store.record_ack(Ack("IT-1", date(2025, 6, 30), RENEW, NOON, new_expiry=EXPIRY))  # the previous cycle's
+    assert store.claim(ping(0), SEND_AT, "slack", "sending") is True
+
+
+def test_a_deferred_ping_of_a_renewed_cycle_is_not_started(store, client):
+    store.claim(ping(1, move=REMINDER), SEND_AT, "slack", "scheduled")
+    renew(store)  # ... and the Renew's archive never ran (it died)
+    assert store.start_deferred("IT-1", 1, EXPIRY) is False
+    assert all_rows(client, PINGS) == []
+    [archived] = all_rows(client, ARCHIVE)
+    assert archived["chain_key"] == {"S": "2026-06-30#0001"}
 
 
 def test_archive_retries_unprocessed_items(client):

@@ -3,6 +3,9 @@
 Every delivery path is at least once (EventBridge, Scheduler, the tick itself), so a ping is claimed
 in ew-pings with a conditional write before anything is sent: a duplicate finds the claim and sends
 nothing. A failed send gives the claim back and raises, so the retry (and finally the DLQ) sees it.
+An invocation killed mid-send (timeout, out of memory) cannot give anything back: its claim is a lease
+that ends after the function's timeout, and Lambda's retry a minute later takes it over. A duplicate
+that arrives while the lease runs raises (ClaimHeld), so Lambda retries it too instead of dropping it.
 """
 
 from __future__ import annotations
@@ -15,11 +18,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from ew.cards import BUTTONS, email_content, renewal_default, slack_card
-from ew.chain import RENEW, Move, Ping, PingRef
+from ew.chain import MOVES, RENEW, Move, Ping, PingRef
 from ew.daily_tick import VOICE_KEY, read_object, read_rules
 from ew.items import Item, channel_for, is_email, item_from_row
 from ew.settings import Settings
-from ew.store import ChainStore
+from ew.store import DEFAULT_LEASE, ChainStore
 from ew.voice import Voice, parse_voice
 from opskit.business_time import plan_delivery
 from opskit.mail import build_message, send_raw
@@ -32,6 +35,10 @@ log = logging.getLogger(__name__)
 
 LINK_LIFETIME = timedelta(days=14)
 SENT, SCHEDULED, DUPLICATE = "sent", "scheduled", "duplicate"
+MOVE_TYPES = tuple(f"ew.{move}" for move in MOVES)  # the detail-types daily-tick emits
+# A claim is held for the invocation's remaining time (Lambda stops it at its timeout) plus this margin
+# for clock differences: 30 s + 10 s for dispatch, well before Lambda's first retry (~1 minute).
+LEASE_MARGIN = timedelta(seconds=10)
 
 
 class DispatchError(RuntimeError):
@@ -53,6 +60,7 @@ class DispatchDeps:
     scheduler_role_arn: str
     schedule_group: str
     dlq_arn: str | None = None
+    lease: timedelta = DEFAULT_LEASE  # how long a "sending" claim is held (see LEASE_MARGIN)
 
 
 @dataclass(frozen=True)
@@ -89,7 +97,14 @@ class Outcome:
 
 
 def parse_request(event: dict[str, Any]) -> Request:
-    """An EventBridge move event, or the payload of a deferral schedule (`deferred: true`)."""
+    """An EventBridge move event, or the payload of a deferral schedule (`deferred: true`). Anything
+    else is refused, even with a move inside: only the tick decides what is sent."""
+    kind = event.get("detail-type")
+    if event.get("deferred") is not True and kind not in MOVE_TYPES:
+        raise DispatchError(
+            f"dispatch delivers only {', '.join(MOVE_TYPES)} events and its own deferrals, "
+            f"not {kind!r}: nothing sent"
+        )
     try:
         detail = event["detail"]
         m = detail["move"]
@@ -104,7 +119,7 @@ def parse_request(event: dict[str, Any]) -> Request:
             escalated_from=m.get("escalated_from"),
         )
         deliver_at = datetime.fromisoformat(event["deliver_at"]) if event.get("deferred") else None
-        return Request(
+        request = Request(
             item_from_row(detail["item"]),
             move,
             datetime.fromisoformat(detail["decided_at"]),
@@ -113,6 +128,11 @@ def parse_request(event: dict[str, Any]) -> Request:
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise DispatchError(f"not a move event this function understands ({exc!r})") from exc
+    if move.move not in MOVES or (kind is not None and kind != f"ew.{move.move}"):
+        raise DispatchError(
+            f"the move {move.move!r} does not match the event's detail-type {kind!r}: nothing sent"
+        )
+    return request
 
 
 def dispatch(event: dict[str, Any], deps: DispatchDeps) -> Outcome:
@@ -135,7 +155,7 @@ def dispatch(event: dict[str, Any], deps: DispatchDeps) -> Outcome:
     outcome = Outcome(SENT, move.item_id, move.move, move.recipient, planned, plan.send_at, plan.reason)
 
     if plan.deferred:
-        if not deps.store.claim(ping, plan.send_at, planned, SCHEDULED):
+        if not deps.store.claim(ping, plan.send_at, planned, SCHEDULED, lease=deps.lease):
             return _duplicate(outcome)
         try:
             _schedule(request, plan.send_at, deps)
@@ -145,7 +165,7 @@ def dispatch(event: dict[str, Any], deps: DispatchDeps) -> Outcome:
             raise
         return _with(outcome, status=SCHEDULED)
 
-    if not deps.store.claim(ping, plan.send_at, planned, "sending"):
+    if not deps.store.claim(ping, plan.send_at, planned, "sending", lease=deps.lease):
         return _duplicate(outcome)
 
     def give_back() -> None:
@@ -162,7 +182,7 @@ def _deliver_deferred(request: Request, deps: DispatchDeps) -> Outcome:
     outcome = Outcome(
         SENT, move.item_id, move.move, move.recipient, channel_for(move.recipient), request.deliver_at
     )
-    if not deps.store.start_deferred(move.item_id, move.chain_index, move.cycle_expiry):
+    if not deps.store.start_deferred(move.item_id, move.chain_index, move.cycle_expiry, lease=deps.lease):
         return _duplicate(outcome)
 
     def give_back() -> None:
@@ -174,7 +194,8 @@ def _deliver_deferred(request: Request, deps: DispatchDeps) -> Outcome:
 def _send(
     item: Item, move: Move, now: datetime, deps: DispatchDeps, outcome: Outcome, give_back: Callable[[], None]
 ) -> Outcome:
-    """Deliver a claimed ping; on any failure give the claim back and raise (the retry sends it)."""
+    """Deliver a claimed ping; on any failure give the claim back and raise (the retry sends it).
+    An invocation killed here keeps its claim until the lease ends; the retry then takes it over."""
     try:
         channel, ref, fell_back = deliver(item, move, read_voice(deps), now, deps)
     except Exception:
@@ -201,31 +222,32 @@ def _schedule(request: Request, at: datetime, deps: DispatchDeps) -> None:
 
 
 def deliver(item: Item, move: Move, voice: Voice, now: datetime, deps: DispatchDeps) -> tuple[str, str, bool]:
-    """Send the message; returns (channel, message reference, fell back to email)."""
-    slack_user = _slack_user(move.recipient, deps.slack)
-    if slack_user and deps.slack:
-        text, blocks = slack_card(item, move, voice)
-        try:
+    """Send the message; returns (channel, message reference, fell back to email). One Slack post at
+    most (the client never re-posts after an answer that may mean it was posted), then one email."""
+    fell_back = False
+    try:
+        slack_user = _slack_user(move.recipient, deps.slack)
+        if slack_user and deps.slack:
+            text, blocks = slack_card(item, move, voice)
             posted = deps.slack.post(slack_user, text, blocks)
             return "slack", f"{posted.channel}/{posted.ts}", False
-        except SlackUnavailable as exc:
-            log.warning("Slack failed for %s, sending email instead: %s", move.item_id, exc)
+    except SlackUnavailable as exc:
+        log.warning("Slack failed for %s, sending email instead: %s", move.item_id, exc)
+        fell_back = True
     address = _email_address(item, move, deps.settings)
     email = email_content(item, move, voice, _links(item, move, address, now, deps))
     message = build_message(deps.settings.sender, address, email.subject, email.text, email.html)
-    return "email", send_raw(deps.ses, message), slack_user is not None
+    return "email", send_raw(deps.ses, message), fell_back
 
 
 def _slack_user(recipient: str, slack: SlackGateway | None) -> str | None:
+    """The Slack ID to DM, or None when the message goes by email as planned (no Slack, or an email
+    address Slack does not know). A failed lookup raises SlackUnavailable: a fallback."""
     if slack is None:
         return None
     if not is_email(recipient):
         return recipient
-    try:
-        return slack.user_id_for_email(recipient)
-    except SlackUnavailable as exc:
-        log.warning("Slack lookup failed, sending email instead: %s", exc)
-        return None
+    return slack.user_id_for_email(recipient)
 
 
 def _email_address(item: Item, move: Move, settings: Settings) -> str:

@@ -11,12 +11,16 @@ Delivery is at least once (§9), so a ping is *claimed* with a conditional write
     claim(status="scheduled") ... start_deferred -> send -> mark_sent
                                                         -> return_to_scheduled (failed)
 
-A "sending" claim older than `STALE_CLAIM` belongs to a crashed send and may be taken over.
+A "sending" claim is a lease (`lease_until`): while its holder may still be alive, a duplicate raises
+`ClaimHeld` (retryable: Lambda tries again later); once the lease has passed the holder is certainly
+gone (killed at its timeout) and the next attempt takes the claim over. A cycle closed by a Renew (an
+ack `renew` of that cycle) is never claimed again, so a late duplicate after a Renew sends nothing.
 
 Row formats (all dates ISO strings, so they sort and compare as text):
 
 - pings: item_id S, chain_index N, cycle_expiry, move, recipient, ping_date (= `Ping.sent_on`),
-  send_at (with offset), dispatched_via, status, claimed_at (UTC), optional message_ref.
+  send_at (with offset), dispatched_via, status, claimed_at (UTC), lease_until (UTC, while "sending"),
+  optional message_ref.
 - ack: item_id S, ack_date S (`Ack.at` in UTC with microseconds), action, optional by_user,
   cycle_expiry, optional chain_index N, snooze_until, old_expiry, new_expiry.
 - archive: item_id S, chain_key S (`f"{cycle_expiry}#{chain_index:04d}"`), the ping row, archived_at.
@@ -24,6 +28,7 @@ Row formats (all dates ISO strings, so they sort and compare as text):
 
 from __future__ import annotations
 
+import copy
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -32,9 +37,13 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from ew.chain import Ack, Ping
+from ew.chain import RENEW, Ack, Ping
 
-STALE_CLAIM = timedelta(minutes=5)  # longer than any Lambda timeout: the claimant is certainly gone
+# How long a "sending" claim is held when the caller names no lease: dispatch's 30-second timeout plus a
+# margin. dispatch passes its own (the invocation's remaining time plus a margin).
+DEFAULT_LEASE = timedelta(seconds=40)
+# A "sending" row written before claims carried `lease_until` is taken over after this long.
+LEGACY_STALE_CLAIM = timedelta(minutes=5)
 
 SCHEDULED = "scheduled"
 SENDING = "sending"
@@ -52,6 +61,11 @@ _BATCH_ATTEMPTS = 8
 Row = dict[str, dict[str, Any]]  # a DynamoDB item in the client's attribute-value format
 
 
+class ClaimHeld(RuntimeError):
+    """Another attempt holds the ping's claim and may still be sending it: try again after its lease
+    (raised, not returned, so that Lambda retries the event instead of counting it as done)."""
+
+
 def utc_now() -> datetime:
     return datetime.now(UTC)
 
@@ -66,6 +80,7 @@ class PingRecord:
     channel: str
     claimed_at: datetime
     message_ref: str | None = None
+    lease_until: datetime | None = None  # set while "sending"
 
 
 class ChainStore:
@@ -123,10 +138,13 @@ class ChainStore:
 
     # -- dispatch: claiming and sending -----------------------------------------------------------
 
-    def claim(self, ping: Ping, send_at: datetime, channel: str, status: str) -> bool:
-        """Conditional put: True if this call owns the ping; False if it already exists (a duplicate
-        delivery). A claim in status "sending" older than STALE_CLAIM may be taken over (a crashed
-        send must not block forever).
+    def claim(
+        self, ping: Ping, send_at: datetime, channel: str, status: str, *, lease: timedelta = DEFAULT_LEASE
+    ) -> bool:
+        """Conditional put: True if this call owns the ping; False if there is nothing to send (a
+        duplicate of a ping already sent or scheduled, or a cycle a Renew has closed). Raises
+        ClaimHeld while another attempt's "sending" lease runs; a lease that has passed is taken over
+        (its holder died mid-send). A "sending" claim is held for `lease` from now.
 
         Chain indexes restart at 0 in every cycle, so the key may still hold a ping of an *earlier*
         cycle that nobody archived yet: that row is archived first and the claim retried. A row of
@@ -137,56 +155,84 @@ class ChainStore:
         for _ in range(3):
             now = self._now()
             row = _ping_row(ping, send_at, channel, status, now)
+            if status == SENDING:
+                row["lease_until"] = _s(_utc_iso(now + lease))
+            condition, values = _lease_passed(now)
             try:
                 self._client.put_item(
                     TableName=self.pings_table,
                     Item=row,
-                    ConditionExpression=(
-                        "attribute_not_exists(item_id) OR (#st = :sending AND claimed_at < :stale_before)"
-                    ),
+                    ConditionExpression=f"attribute_not_exists(item_id) OR ({condition})",
                     ExpressionAttributeNames={"#st": "status"},
-                    ExpressionAttributeValues={
-                        ":sending": _s(SENDING),
-                        ":stale_before": _s(_utc_iso(now - STALE_CLAIM)),
-                    },
+                    ExpressionAttributeValues=values,
                 )
-                return True
             except ClientError as error:
                 if not _condition_failed(error):
                     raise
+            else:
+                if self._renewed(ping.item_id, ping.cycle_expiry):
+                    # Checked after the put: a Renew recorded before this point is seen here, and
+                    # one recorded after it archives this row with the rest of the chain.
+                    self.release(ping.item_id, ping.chain_index, status=status)
+                    return False
+                return True
             existing = self._get_row(ping.item_id, ping.chain_index)
             if existing is None:
                 continue  # deleted in between (released or archived): try again
-            if existing["cycle_expiry"]["S"] >= ping.cycle_expiry.isoformat():
+            if existing["cycle_expiry"]["S"] > ping.cycle_expiry.isoformat():
                 return False
+            if existing["cycle_expiry"]["S"] == ping.cycle_expiry.isoformat():
+                _check_not_held(existing, now)
+                if existing["status"]["S"] != SENDING:
+                    return False
+                continue  # its lease ended between the put and the read: take it over
             self._archive_rows([existing])
         return False
 
-    def start_deferred(self, item_id: str, chain_index: int, cycle_expiry: date | None = None) -> bool:
+    def start_deferred(
+        self,
+        item_id: str,
+        chain_index: int,
+        cycle_expiry: date | None = None,
+        *,
+        lease: timedelta = DEFAULT_LEASE,
+    ) -> bool:
         """The deferred schedule fired: move "scheduled" -> "sending" conditionally (or take over a
-        stale "sending"); False when it is already sending/sent or missing. With `cycle_expiry`, also
+        "sending" claim whose lease has passed); False when it is already sent, missing (archived) or
+        closed by a Renew; ClaimHeld while another attempt's lease runs. With `cycle_expiry`, also
         False when the row belongs to another cycle (the chain was renewed meanwhile)."""
         now = self._now()
-        condition = (
-            "attribute_exists(item_id)"
-            " AND (#st = :scheduled OR (#st = :sending AND claimed_at < :stale_before))"
-        )
+        passed, values = _lease_passed(now)
+        condition = f"attribute_exists(item_id) AND (#st = :scheduled OR ({passed}))"
         values = {
+            **values,
             ":scheduled": _s(SCHEDULED),
-            ":sending": _s(SENDING),
-            ":stale_before": _s(_utc_iso(now - STALE_CLAIM)),
             ":now": _s(_utc_iso(now)),
+            ":lease_until": _s(_utc_iso(now + lease)),
         }
         if cycle_expiry is not None:
             condition += " AND cycle_expiry = :cycle"
             values[":cycle"] = _s(cycle_expiry.isoformat())
-        return self._update(
+        started = self._update(
             item_id,
             chain_index,
-            "SET #st = :sending, claimed_at = :now",
+            "SET #st = :sending, claimed_at = :now, lease_until = :lease_until",
             condition,
             values,
         )
+        if not started:
+            existing = self._get_row(item_id, chain_index)
+            if existing and (
+                cycle_expiry is None or existing["cycle_expiry"]["S"] == cycle_expiry.isoformat()
+            ):
+                _check_not_held(existing, now)
+            return False
+        row = self._get_row(item_id, chain_index)
+        if row and self._renewed(item_id, date.fromisoformat(row["cycle_expiry"]["S"])):
+            # A Renew closed the chain after this ping was scheduled, and its archive missed the row.
+            self._archive_rows([row])
+            return False
+        return True
 
     def mark_sent(self, item_id: str, chain_index: int, channel: str, message_ref: str | None) -> None:
         """Record the delivery: status "sent", the channel actually used, the message reference
@@ -194,9 +240,9 @@ class ChainStore:
         _check_channel(channel)
         values = {":sent": _s(SENT), ":channel": _s(channel)}
         if message_ref is None:
-            update = "SET #st = :sent, dispatched_via = :channel REMOVE message_ref"
+            update = "SET #st = :sent, dispatched_via = :channel REMOVE message_ref, lease_until"
         else:
-            update = "SET #st = :sent, dispatched_via = :channel, message_ref = :ref"
+            update = "SET #st = :sent, dispatched_via = :channel, message_ref = :ref REMOVE lease_until"
             values[":ref"] = _s(message_ref)
         self._update(item_id, chain_index, update, "attribute_exists(item_id)", values)
 
@@ -222,7 +268,7 @@ class ChainStore:
         self._update(
             item_id,
             chain_index,
-            "SET #st = :scheduled",
+            "SET #st = :scheduled REMOVE lease_until",
             "#st = :sending",
             {":scheduled": _s(SCHEDULED), ":sending": _s(SENDING)},
         )
@@ -248,6 +294,12 @@ class ChainStore:
                 break
             params["ExclusiveStartKey"] = last
         return sorted(records, key=lambda r: r.ping.chain_index)
+
+    def with_clock(self, clock: Callable[[], datetime]) -> ChainStore:
+        """This store judging leases by another clock (the local runner replays Lambda's retry timing)."""
+        other = copy.copy(self)
+        other._clock = clock
+        return other
 
     # -- closing a chain --------------------------------------------------------------------------
 
@@ -314,6 +366,31 @@ class ChainStore:
                 return
             at += timedelta(microseconds=1)
         raise RuntimeError(f"could not record an ack for {ack.item_id}: its time slot is taken")
+
+    def _renewed(self, item_id: str, cycle_expiry: date) -> bool:
+        """Has a Renew closed this cycle? The same rule as the tick's (`ew.chain.current_item`): a
+        cycle with a recorded renew is over, whatever the sheet says."""
+        params: dict[str, Any] = {
+            "TableName": self.ack_table,
+            "KeyConditionExpression": "item_id = :item",
+            "FilterExpression": "#action = :renew AND cycle_expiry = :cycle",
+            "ExpressionAttributeNames": {"#action": "action"},
+            "ExpressionAttributeValues": {
+                ":item": _s(item_id),
+                ":renew": _s(RENEW),
+                ":cycle": _s(cycle_expiry.isoformat()),
+            },
+            "ProjectionExpression": "item_id",
+            "ConsistentRead": True,
+        }
+        while True:
+            page = self._client.query(**params)
+            if page.get("Items"):
+                return True
+            last = page.get("LastEvaluatedKey")
+            if not last:
+                return False
+            params["ExclusiveStartKey"] = last
 
     # -- plumbing ---------------------------------------------------------------------------------
 
@@ -487,6 +564,7 @@ def _ping_from_row(row: Row) -> Ping:
 
 def _record_from_row(row: Row) -> PingRecord:
     ref = row.get("message_ref")
+    lease = row.get("lease_until")
     return PingRecord(
         ping=_ping_from_row(row),
         status=row["status"]["S"],
@@ -494,6 +572,7 @@ def _record_from_row(row: Row) -> PingRecord:
         channel=row["dispatched_via"]["S"],
         claimed_at=datetime.fromisoformat(row["claimed_at"]["S"]),
         message_ref=ref["S"] if ref else None,
+        lease_until=datetime.fromisoformat(lease["S"]) if lease else None,
     )
 
 
@@ -533,6 +612,37 @@ def _ack_from_row(row: Row) -> Ack:
         snooze_until=optional_date("snooze_until"),
         new_expiry=optional_date("new_expiry"),
     )
+
+
+def _lease_passed(now: datetime) -> tuple[str, dict[str, Any]]:
+    """The condition "a sending claim whose holder is certainly gone", with its values."""
+    condition = (
+        "#st = :sending AND (lease_until < :now_utc"
+        " OR (attribute_not_exists(lease_until) AND claimed_at < :legacy_stale))"
+    )
+    return condition, {
+        ":sending": _s(SENDING),
+        ":now_utc": _s(_utc_iso(now)),
+        ":legacy_stale": _s(_utc_iso(now - LEGACY_STALE_CLAIM)),
+    }
+
+
+def _check_not_held(row: Row, now: datetime) -> None:
+    """Raise ClaimHeld if this row is a "sending" claim whose holder may still be alive."""
+    if row["status"]["S"] != SENDING:
+        return
+    lease = row.get("lease_until")
+    until = (
+        datetime.fromisoformat(lease["S"])
+        if lease
+        else datetime.fromisoformat(row["claimed_at"]["S"]) + LEGACY_STALE_CLAIM
+    )
+    if until >= now:
+        ping = f"{row['item_id']['S']}: ping {row['chain_index']['N']} ({row['move']['S']})"
+        raise ClaimHeld(
+            f"{ping} is being sent by another attempt, whose claim holds until "
+            f"{until.isoformat(timespec='seconds')}: retry after that"
+        )
 
 
 def _check_channel(channel: str) -> None:
