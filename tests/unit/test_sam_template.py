@@ -707,6 +707,26 @@ def _pins(lines: list[str]) -> dict[str, str]:
     return pins
 
 
+def _requirements(text: str) -> dict[str, tuple[str, list[str]]]:
+    """A hashed requirements file (`uv export` / `pip --require-hashes` format): name -> (version, hashes).
+    Each requirement is one logical line, continued with backslashes; markers are allowed."""
+    lines = [
+        line if line.lstrip().startswith("--hash") else line.split("#", 1)[0] for line in text.splitlines()
+    ]
+    logical = re.sub(r"\\\n", " ", "\n".join(lines))
+    requirements: dict[str, tuple[str, list[str]]] = {}
+    for line in logical.splitlines():
+        if not line.strip():
+            continue
+        match = re.fullmatch(
+            r"([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s;]+)\s*(?:;[^-]*)?((?:\s+--hash=sha256:[0-9a-f]{64})*)\s*",
+            line,
+        )
+        assert match, f"not an exact, hashed pin: {line!r}"
+        requirements[canonicalize_name(match[1])] = (match[2], re.findall(r"sha256:([0-9a-f]{64})", match[3]))
+    return requirements
+
+
 def _lock_closure(roots: set[str]) -> dict[str, set[str]]:
     """Every package uv.lock installs for `roots` on Lambda (CPython 3.13, Linux arm64): name -> versions."""
     lock = tomllib.loads((ROOT / "uv.lock").read_text())
@@ -741,7 +761,10 @@ def _lock_closure(roots: set[str]) -> dict[str, set[str]]:
 def test_layer_requirements_match_pyproject_and_uv_lock():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     runtime = _pins(project["dependencies"])
-    layer = _pins(LAYER_REQUIREMENTS.read_text().splitlines())
+    hashed = _requirements(LAYER_REQUIREMENTS.read_text())
+    layer = {name: version for name, (version, _) in hashed.items()}
+    # Every requirement carries its hashes (pip installs the layer with --require-hashes).
+    assert all(hashes for _, hashes in hashed.values())
     assert not RUNTIME_PROVIDED & set(layer), "the layer must not ship boto3/botocore/s3transfer"
     # Direct dependencies: pyproject's, pinned identically, minus what the runtime provides.
     direct = {name: version for name, version in runtime.items() if name not in RUNTIME_PROVIDED}
@@ -753,6 +776,44 @@ def test_layer_requirements_match_pyproject_and_uv_lock():
         assert version in closure[name], f"{name}=={version} but uv.lock has {sorted(closure[name])}"
 
 
+def _uv() -> str | None:
+    # `uv run` tells its children where it is; otherwise PATH.
+    return os.environ.get("UV") or shutil.which("uv")
+
+
+def test_layer_requirements_are_uv_locks_export():
+    """layers/shared/requirements.txt is `make layer-requirements`'s output for the current uv.lock: the
+    versions and the hashes pip checks are exactly the lock's. Out of step (a dependency changed):
+    run `make layer-requirements`."""
+    text = LAYER_REQUIREMENTS.read_text()
+    command = text.splitlines()[1].removeprefix("#").split()
+    assert command[:2] == ["uv", "export"], text.splitlines()[:2]
+    for flag in ("--frozen", "--no-dev", "--no-emit-project", "--format"):
+        assert flag in command, flag
+    no_emit = [command[i + 1] for i, arg in enumerate(command) if arg == "--no-emit-package"]
+    assert sorted(no_emit) == sorted(RUNTIME_PROVIDED)
+    makefile = (ROOT / "Makefile").read_text()
+    assert "--no-emit-package boto3 --no-emit-package botocore --no-emit-package s3transfer" in makefile
+    uv = _uv()
+    if uv is None:
+        if os.environ.get("CI"):
+            pytest.fail("uv is not installed (make setup installs it)")
+        pytest.skip("uv is not installed")
+    output = command.index("--output-file")
+    args = command[2:output] + command[output + 2 :]
+    exported = subprocess.run(
+        [uv, "export", *args, "--no-header"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    ).stdout
+    assert "\n".join(text.splitlines()[2:]) == "\n".join(exported.splitlines()), (
+        "layers/shared/requirements.txt is out of step with uv.lock: run `make layer-requirements`"
+    )
+
+
 def test_layer_is_built_by_its_makefile_for_arm64():
     layer = _template()["Resources"]["SharedLayer"]
     assert layer["Properties"]["ContentUri"] == "layers/shared"
@@ -760,6 +821,9 @@ def test_layer_is_built_by_its_makefile_for_arm64():
     makefile = LAYER_MAKEFILE.read_text()
     assert re.search(r"^build-SharedLayer:", makefile, re.M)
     assert "manylinux2014_aarch64" in makefile and "--python-version 3.13" in makefile
-    assert "--only-binary=:all:" in makefile
+    assert "--only-binary=:all:" in makefile and "--require-hashes" in makefile
+    # Byte-compiled by python3.13 with hash-based .pyc that need no source mtime (tests/packaging).
+    assert "PYTHON ?= python3.13" in makefile
+    assert "compileall" in makefile and "--invalidation-mode unchecked-hash" in makefile
     for kept in ("sheets.v4.json", "drive.v3.json", "calendar.v3.json"):
         assert kept in makefile
