@@ -68,7 +68,7 @@ layer-size: setup
 # all three pinned in uv.lock. Both must report nothing.
 lint-workflows: setup
 	$(UV) run zizmor --offline --no-progress .github/workflows
-	$(UV) run actionlint -shellcheck="$$($(UV) run which shellcheck)"
+	$(UV) run sh -c 'sc=$$(command -v shellcheck) && actionlint -shellcheck="$$sc"'
 
 # The layer installs exactly uv.lock's runtime closure, by hash, less what the Lambda runtime provides.
 # Run after changing dependencies (tests/unit/test_sam_template.py fails until the file is in step).
