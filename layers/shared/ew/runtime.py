@@ -114,6 +114,7 @@ def tick_deps() -> TickDeps:
         registry_bucket=env("EW_REGISTRY_BUCKET"),
         rules_bucket=env("EW_RULES_BUCKET"),
         settings=settings(),
+        source=env("EW_EVENT_SOURCE"),
     )
 
 
