@@ -755,9 +755,9 @@ def test_the_deploy_role_creates_roles_only_with_the_boundary_and_cannot_remove_
     # The boundary itself grants no IAM beyond passing the application's roles, and no wildcard action.
     document = boundary["Properties"]["PolicyDocument"]
     for statement in _statements(document):
-        actions = _as_list(statement["Action"])
-        assert not any(a == "*" or a.endswith(":*") for a in actions), statement
-        assert all(a == "iam:PassRole" for a in actions if a.startswith("iam:")), statement
+        boundary_actions = _as_list(statement["Action"])
+        assert not any(a == "*" or a.endswith(":*") for a in boundary_actions), statement
+        assert all(a == "iam:PassRole" for a in boundary_actions if a.startswith("iam:")), statement
     # It covers every action the application's roles are given (else they would be silently cut).
     granted = {a for s in _statements(document) for a in _as_list(s["Action"])}
     used = {
