@@ -54,8 +54,8 @@ validate: setup sam
 	PATH="$$HOME/.local/bin:$$PATH" sam validate --lint --region us-east-1
 
 # `sam build`: the functions' code and the shared layer (layers/shared/Makefile) into .aws-sam/build,
-# what `sam deploy` ships. Offline, no Docker: the layer's arm64 wheels come from PyPI by hash.
-build: sam
+# what `sam deploy` ships. No Docker: the layer's arm64 wheels come from PyPI, checked by hash.
+build: setup sam
 	@test -n "$(PYTHON313)" || { echo "python3.13 (Lambda's runtime) is not installed: sam build needs it" \
 		"(pyenv install 3.13, or your distribution's python3.13)"; exit 2; }
 	PATH="$(dir $(PYTHON313)):$$HOME/.local/bin:$$PATH" sam build
