@@ -4,6 +4,11 @@ and the layer's .pyc are valid for it.
 
 Skipped when nothing is built (run `make build` first); under CI (CI set) a missing build or a missing
 python3.13 fails instead, so a green CI has imported every handler the deploy would ship.
+
+The layer's native extensions are arm64 (Lambda's); an x86 machine cannot load them. Today no handler
+imports one at import time (lxml, cryptography and the like load later, on the paths that need them).
+A handler that does will fail here on x86: import it on arm64, or against a build of the same layer for
+the host (`make -C layers/shared build-SharedLayer PLATFORM=manylinux2014_x86_64 ARTIFACTS_DIR=...`).
 """
 
 from __future__ import annotations
