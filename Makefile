@@ -8,7 +8,16 @@ UV := $(shell command -v uv 2>/dev/null || echo python3 -m uv)
 EXAMPLE := examples/acme
 DEMO_START ?= 2026-11-23
 
-.PHONY: setup demo check-example run-demo simulate-example test lint validate sam ci clean bench
+.PHONY: setup demo check-example run-demo simulate-example test lint validate sam ci clean bench \
+	build layer-size lint-workflows layer-requirements bench-imports
+
+# Lambda's runtime is python3.13: `sam build` needs that interpreter on PATH (it refuses to build a
+# python3.13 function without it) and the layer is byte-compiled by it. The first python3.13 that runs,
+# on PATH or installed by pyenv (whose shim fails unless PYENV_VERSION names 3.13), resolved to the
+# real binary so SAM's own lookup finds it too.
+PYTHON313 := $(shell for p in python3.13 $$(ls -d $${PYENV_ROOT:-$$HOME/.pyenv}/versions/3.13*/bin/python3.13 \
+	2>/dev/null | sort -V | tail -1); do "$$p" -c 'import sys; assert sys.version_info[:2] == (3, 13); \
+	print(sys.executable)' 2>/dev/null && break; done)
 
 setup:
 	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install -q "uv==$(UV_VERSION)"
@@ -44,7 +53,31 @@ sam:
 validate: setup sam
 	PATH="$$HOME/.local/bin:$$PATH" sam validate --lint --region us-east-1
 
-ci: lint validate test
+# `sam build`: the functions' code and the shared layer (layers/shared/Makefile) into .aws-sam/build,
+# what `sam deploy` ships. No Docker: the layer's arm64 wheels come from PyPI, checked by hash.
+build: setup sam
+	@test -n "$(PYTHON313)" || { echo "python3.13 (Lambda's runtime) is not installed: sam build needs it" \
+		"(pyenv install 3.13, or your distribution's python3.13)"; exit 2; }
+	PATH="$(dir $(PYTHON313)):$$HOME/.local/bin:$$PATH" sam build
+
+# DESIGN.md §11: the built layer under 50 MB unzipped.
+layer-size: setup
+	$(UV) run python benchmarks/layer_size.py .aws-sam/build/SharedLayer --limit-mb 50
+
+# GitHub workflows: zizmor (security audit, offline) and actionlint (with shellcheck on run: scripts),
+# all three pinned in uv.lock. Both must report nothing.
+lint-workflows: setup
+	$(UV) run zizmor --offline --no-progress .github/workflows
+	$(UV) run sh -c 'sc=$$(command -v shellcheck) && actionlint -shellcheck="$$sc"'
+
+# The layer installs exactly uv.lock's runtime closure, by hash, less what the Lambda runtime provides.
+# Run after changing dependencies (tests/unit/test_sam_template.py fails until the file is in step).
+layer-requirements: setup
+	$(UV) export --frozen --no-dev --no-emit-project --format requirements-txt \
+		--no-emit-package boto3 --no-emit-package botocore --no-emit-package s3transfer \
+		--output-file layers/shared/requirements.txt --quiet
+
+ci: lint lint-workflows validate build layer-size test
 
 # DESIGN.md §11's daily-tick benchmark: 1,000 / 10,000 / 100,000 rows on in-process AWS (moto).
 # Slow (moto dominates at 100,000 rows): see benchmarks/README.md, or pass ARGS=--quick.
@@ -56,6 +89,11 @@ bench: setup
 .PHONY: bench-ack
 bench-ack: setup
 	$(UV) run python benchmarks/ack_handler.py $(ARGS)
+
+# Cold `import app` of each handler from the built layer, with and without its .pyc (python3.13,
+# fresh interpreters, median of ARGS --runs). Builds first. See benchmarks/README.md.
+bench-imports: build
+	$(UV) run python benchmarks/handler_imports.py --python "$(PYTHON313)" $(ARGS)
 
 clean:
 	rm -rf .venv .aws-sam .pytest_cache .mypy_cache .ruff_cache

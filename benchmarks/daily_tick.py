@@ -77,7 +77,7 @@ from moto.core import botocore_stubber as moto_stubber  # noqa: E402
 from moto.core import models as moto_models  # noqa: E402
 
 from ew.chain import ACK_ONLY, ESCALATE, RENEW, SNOOZE, Ack, Chain, Ping, current_item, decide  # noqa: E402
-from ew.daily_tick import REGISTRY_KEY, RULES_KEY, SOURCE, TickDeps, run_tick  # noqa: E402
+from ew.daily_tick import REGISTRY_KEY, RULES_KEY, TickDeps, event_source, run_tick  # noqa: E402
 from ew.items import Item, channel_for, load_registry  # noqa: E402
 from ew.rules import Rules, parse_rules  # noqa: E402
 from ew.settings import Settings  # noqa: E402
@@ -102,6 +102,7 @@ TABLES = {
     "state": "ew-state",
 }
 RULE = "ew-moves"
+SOURCE = event_source("ew")  # the stack's EW_EVENT_SOURCE with the default Prefix
 REGISTRY_BUCKET = "ew-registry-source-bench"
 RULES_BUCKET = "ew-rules-source-bench"
 MB = 1024 * 1024
@@ -559,7 +560,7 @@ def build_cloud(size: int) -> Cloud:
 
     store = ChainStore(dynamodb, TABLES["pings"], TABLES["ack"], TABLES["archive"])
     settings = Settings(timezone=TIMEZONE, admin=ADMIN)
-    deps = TickDeps(s3, events, store, REGISTRY_BUCKET, RULES_BUCKET, settings)
+    deps = TickDeps(s3, events, store, REGISTRY_BUCKET, RULES_BUCKET, settings, SOURCE)
     return Cloud(
         s3,
         events,

@@ -33,7 +33,7 @@ from moto import mock_aws
 from slack_sdk.signature import SignatureVerifier
 
 from ew import runtime
-from ew.daily_tick import REGISTRY_KEY, RULES_KEY, SOURCE, VOICE_KEY
+from ew.daily_tick import REGISTRY_KEY, RULES_KEY, VOICE_KEY, event_source
 from ew.store import ChainStore, create_tables
 from ew_local.fake_google import FakeGoogle, service_account_info
 from ew_local.fake_slack import FakeSlack
@@ -64,6 +64,7 @@ NAMES = {
     "EW_ACTION_URL": ACTION_URL,
     "EW_SLACK_SIGNING_SECRET": "ew/slack/signing-secret",
     "EW_DRIVE_SA_SECRET": "ew/drive/sa",
+    "EW_EVENT_SOURCE": event_source(PREFIX),
 }
 SIGNING_SECRET = "local-slack-signing-secret"
 SHEET_ID = "local-registry-sheet"
@@ -262,7 +263,10 @@ class LocalCloud:
         events.put_rule(
             Name="ew-moves",
             EventPattern=json.dumps(
-                {"source": [SOURCE], "detail-type": ["ew.first_alert", "ew.reminder", "ew.escalate"]}
+                {
+                    "source": [NAMES["EW_EVENT_SOURCE"]],
+                    "detail-type": ["ew.first_alert", "ew.reminder", "ew.escalate"],
+                }
             ),
         )
         events.put_targets(Rule="ew-moves", Targets=[{"Id": "dispatch", "Arn": queue_arn}])

@@ -31,6 +31,7 @@ def deps() -> TickDeps:
         registry_bucket=runtime.env("EW_REGISTRY_BUCKET"),
         rules_bucket=runtime.env("EW_RULES_BUCKET"),
         settings=runtime.settings(),
+        source=runtime.env("EW_EVENT_SOURCE"),
     )
 
 

@@ -31,7 +31,15 @@ def s3(moto_aws: None) -> Iterator[Any]:
 
 def tick(s3: Any, registry_bucket: str = REGISTRY) -> None:
     store = ChainStore(boto3.client("dynamodb"), "ew-pings", "ew-ack", "ew-pings-archive")  # not reached
-    deps = TickDeps(s3, boto3.client("events"), store, registry_bucket, RULES, Settings(timezone="UTC"))
+    deps = TickDeps(
+        s3,
+        boto3.client("events"),
+        store,
+        registry_bucket,
+        RULES,
+        Settings(timezone="UTC"),
+        "expiry-watcher.ew",
+    )
     run_tick(deps, NOW)
 
 

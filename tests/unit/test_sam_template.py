@@ -22,6 +22,8 @@ from cfnlint.decode import decode
 from packaging.markers import Marker
 from packaging.utils import canonicalize_name
 
+from ew.daily_tick import event_source
+
 # ---------------------------------------------------------------------------------------------------------
 # The SAM template (template.yaml): what a reviewer checks by eye, checked on every run.
 # ---------------------------------------------------------------------------------------------------------
@@ -30,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
 BOOTSTRAP = ROOT / "deploy" / "github-oidc.yaml"
 SES_RULES = ROOT / "ses-rules.yaml"
-DEPLOY_WORKFLOW = ROOT / ".github" / "workflows" / "deploy.yml"
+WORKFLOW = ROOT / ".github" / "workflows" / "ci.yml"  # CI, then the deploy job on main
 SLACK_MANIFEST = ROOT / "slack-app-manifest.yaml"
 RUNTIME = ROOT / "layers" / "shared" / "ew" / "runtime.py"
 ACK_HANDLER_APP = ROOT / "src" / "ack_handler" / "app.py"
@@ -203,6 +205,8 @@ def test_every_function_has_its_own_role_and_a_7_day_log_group():
 def test_no_statement_allows_every_resource_except_put_metric_data():
     for document in _policy_documents(_template()["Resources"]):
         for statement in _statements(document):
+            if statement["Effect"] == "Deny":
+                continue  # denies may be broad (test_every_bucket_refuses_plain_http)
             actions = _as_list(statement.get("Action", []))
             assert not any(a == "*" or a.endswith(":*") for a in actions), statement
             if "*" in _as_list(statement.get("Resource", [])):
@@ -223,9 +227,15 @@ def test_secrets_and_sender_identity_are_exact():
         "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:${Prefix}/email/link-secret-??????",
         "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:${Prefix}/slack/bot-token-??????",
     ]
-    ses = [s["Resource"] for s in statements if s["Action"] == "ses:SendRawEmail"]
+    # The sender's identity, its domain's and the addresses verified in that domain (the SES sandbox
+    # authorises against the recipients' identities too), nothing else.
+    (ses,) = [s["Resource"] for s in statements if s["Action"] == "ses:SendRawEmail"]
+    identity = "arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:identity/"
+    domain = {"Fn::Select": [1, {"Fn::Split": ["@", {"Fn::Sub": "${SenderDomain}@${SenderDomain}"}]}]}
     assert ses == [
-        {"Fn::Sub": "arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:identity/${SenderDomain}"}
+        {"Fn::Sub": identity + "${SenderDomain}"},
+        {"Fn::Sub": [identity + "${Domain}", {"Domain": domain}]},
+        {"Fn::Sub": [identity + "*@${Domain}", {"Domain": domain}]},
     ]
     # daily-tick reads no secret and sends no mail
     assert not any(
@@ -292,7 +302,7 @@ def test_the_rule_sends_exactly_the_three_moves_to_dispatch_with_retries_and_a_d
     (name,) = rules
     rule = rules[name]["Properties"]
     assert rule.get("EventBusName", "default") == "default"
-    assert rule["EventPattern"]["source"] == ["expiry-watcher"]
+    assert rule["EventPattern"]["source"] == [{"Fn::Sub": "expiry-watcher.${Prefix}"}]
     assert sorted(rule["EventPattern"]["detail-type"]) == MOVES
     (target,) = rule["Targets"]
     assert _getatt(target["Arn"]) == "DispatchFunction"
@@ -430,6 +440,74 @@ def test_tables_and_buckets():
         assert rule["NoncurrentVersionExpiration"] == {"NoncurrentDays": 7 * 365}
     outputs = _template()["Outputs"]
     assert outputs["RawMimeBucket"]["Value"] == {"Ref": "RawMimeBucket"}
+
+
+def _sender_domain(sender: str) -> str:
+    """What the template's Fn::Select [1, Fn::Split ["@", "${SenderDomain}@${SenderDomain}"]] gives."""
+    return f"{sender}@{sender}".split("@")[1]
+
+
+@pytest.mark.parametrize(
+    ("sender", "domain"),
+    [
+        ("acme.example", "acme.example"),
+        ("watcher@acme.example", "acme.example"),
+        ("mail.acme.example", "mail.acme.example"),
+    ],
+)
+def test_the_sender_domain_expression(sender, domain):
+    assert _sender_domain(sender) == domain
+
+
+def test_every_bucket_refuses_plain_http():
+    policies = {
+        _ref(p["Properties"]["Bucket"]): p["Properties"] for p in _resources("AWS::S3::BucketPolicy").values()
+    }
+    assert set(policies) == set(_resources("AWS::S3::Bucket"))
+    for bucket, policy in policies.items():
+        denies = [s for s in _statements(policy["PolicyDocument"]) if s["Effect"] == "Deny"]
+        assert denies == [
+            {
+                "Sid": "DenyInsecureTransport",
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "s3:*",
+                "Resource": [{"Fn::GetAtt": [bucket, "Arn"]}, {"Fn::Sub": f"${{{bucket}.Arn}}/*"}],
+                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+            }
+        ], bucket
+
+
+BOUNDARY = {"Fn::If": ["HasPermissionsBoundary", {"Ref": "PermissionsBoundaryArn"}, {"Ref": "AWS::NoValue"}]}
+
+
+def test_every_role_carries_the_permissions_boundary():
+    parameter = _template()["Parameters"]["PermissionsBoundaryArn"]
+    assert parameter["Default"] == ""
+    assert re.fullmatch(
+        parameter["AllowedPattern"], "arn:aws:iam::123456789012:policy/expiry-watcher-permissions-boundary"
+    )
+    assert _template()["Conditions"]["HasPermissionsBoundary"] == {
+        "Fn::Not": [{"Fn::Equals": [{"Ref": "PermissionsBoundaryArn"}, ""]}]
+    }
+    # Roles SAM would generate for a function, and every role declared here.
+    assert _template()["Globals"]["Function"]["PermissionsBoundary"] == BOUNDARY
+    roles = _resources("AWS::IAM::Role")
+    assert len(roles) >= 5
+    for name in roles:
+        assert _props(name)["PermissionsBoundary"] == BOUNDARY, name
+
+
+def test_the_event_source_is_derived_from_the_prefix():
+    source = {"Fn::Sub": "expiry-watcher.${Prefix}"}
+    assert _template()["Globals"]["Function"]["Environment"]["Variables"]["EW_EVENT_SOURCE"] == source
+    (rule,) = _resources("AWS::Events::Rule").values()
+    assert rule["Properties"]["EventPattern"]["source"] == [source]
+    (emit,) = [s for s in _role_statements("DailyTickRole") if s["Action"] == "events:PutEvents"]
+    assert emit["Condition"] == {"StringEquals": {"events:source": source}}
+    # The code emits what the template's expression gives for a prefix.
+    assert event_source("acme") == "expiry-watcher.acme"
+    assert "EW_EVENT_SOURCE" in _env_read_by_handler(ROOT / "src" / "daily_tick" / "app.py")
 
 
 def test_environment_contract_of_the_handlers():
@@ -680,7 +758,9 @@ def test_bootstrap_deploy_role_is_scoped_by_name():
     statements = [s for p in role["Policies"] for s in _statements(p["PolicyDocument"])]
     # The role's own name is outside the role scope it manages: it cannot rewrite its own policy.
     assert role["RoleName"] == {"Fn::Sub": "github-deploy-${AppStackName}"}
-    (roles,) = [s for s in statements if "iam:PutRolePolicy" in _as_list(s["Action"])]
+    (roles,) = [
+        s for s in statements if "iam:PutRolePolicy" in _as_list(s["Action"]) and s["Effect"] == "Allow"
+    ]
     assert roles["Resource"] == {
         "Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/${AppStackName}-*"
     }
@@ -690,11 +770,13 @@ def test_bootstrap_deploy_role_is_scoped_by_name():
     }
     # Stacks: the application's, the SES one, SAM's managed one; plus the SAM transform.
     stacks = [s for s in statements if "cloudformation:ExecuteChangeSet" in _as_list(s["Action"])]
-    assert [r["Fn::Sub"].split(":stack/")[1] for s in stacks for r in s["Resource"]] == [
+    assert [r["Fn::Sub"].split(":stack/")[1] for s in stacks for r in _as_list(s["Resource"])] == [
         "${AppStackName}/*", "${AppStackName}-ses/*", "aws-sam-cli-managed-default/*"
     ]  # fmt: skip
-    # "*" only where the service has no resource-level permission.
+    # "*" only where the service has no resource-level permission (or in a Deny).
     for statement in statements:
+        if statement["Effect"] == "Deny":
+            continue
         actions = _as_list(statement["Action"])
         assert not any(a == "*" or a.endswith(":*") for a in actions), statement
         if statement["Resource"] == "*":
@@ -711,36 +793,96 @@ def test_bootstrap_deploy_role_is_scoped_by_name():
     }  # fmt: skip
 
 
+def _deploy_statements() -> list[dict[str, Any]]:
+    role = _decoded(BOOTSTRAP)["Resources"]["DeployRole"]["Properties"]
+    return [s for p in role["Policies"] for s in _statements(p["PolicyDocument"])]
+
+
+def test_the_deploy_role_creates_roles_only_with_the_boundary_and_cannot_remove_it():
+    bootstrap = _decoded(BOOTSTRAP)
+    boundary = bootstrap["Resources"]["PermissionsBoundary"]
+    assert boundary["Type"] == "AWS::IAM::ManagedPolicy"
+    assert bootstrap["Outputs"]["PermissionsBoundaryArn"]["Value"] == {"Ref": "PermissionsBoundary"}
+    statements = _deploy_statements()
+    on_boundary = {"iam:PermissionsBoundary": {"Ref": "PermissionsBoundary"}}
+    # Every Allow that creates a role or writes/attaches a policy requires the boundary on the role.
+    writes = {"iam:CreateRole", "iam:PutRolePolicy", "iam:AttachRolePolicy", "iam:PutRolePermissionsBoundary"}
+    for statement in statements:
+        actions = set(_as_list(statement["Action"]))
+        if statement["Effect"] == "Allow" and actions & writes:
+            assert statement["Condition"] == {"StringEquals": on_boundary}, statement
+    allowed = {a for s in statements if s["Effect"] == "Allow" for a in _as_list(s["Action"])}
+    assert writes <= allowed and "iam:DeleteRolePermissionsBoundary" not in allowed
+    # ... and explicit denies no later Allow can override.
+    denies = {s["Sid"]: s for s in statements if s["Effect"] == "Deny"}
+    assert set(_as_list(denies["DenyRolesWithoutTheBoundary"]["Action"])) == writes
+    assert denies["DenyRolesWithoutTheBoundary"]["Condition"] == {"StringNotEquals": on_boundary}
+    assert denies["DenyRemovingBoundaries"]["Action"] == "iam:DeleteRolePermissionsBoundary"
+    assert denies["DenyRemovingBoundaries"]["Resource"] == "*"
+    assert denies["DenyEditingTheBoundary"]["Resource"] == {"Ref": "PermissionsBoundary"}
+    assert {"iam:CreatePolicyVersion", "iam:SetDefaultPolicyVersion", "iam:DeletePolicy"} <= set(
+        denies["DenyEditingTheBoundary"]["Action"]
+    )
+    # The boundary itself grants no IAM beyond passing the application's roles, and no wildcard action.
+    document = boundary["Properties"]["PolicyDocument"]
+    for statement in _statements(document):
+        boundary_actions = _as_list(statement["Action"])
+        assert not any(a == "*" or a.endswith(":*") for a in boundary_actions), statement
+        assert all(a == "iam:PassRole" for a in boundary_actions if a.startswith("iam:")), statement
+    # It covers every action the application's roles are given (else they would be silently cut).
+    granted = {a for s in _statements(document) for a in _as_list(s["Action"])}
+    used = {
+        a
+        for role in _resources("AWS::IAM::Role")
+        for s in _role_statements(role)
+        if s["Effect"] == "Allow"
+        for a in _as_list(s["Action"])
+    }
+    assert used <= granted, sorted(used - granted)
+
+
+def test_the_deploy_role_can_roll_back_and_delete_its_own_stacks():
+    (statement,) = [s for s in _deploy_statements() if "cloudformation:DeleteStack" in _as_list(s["Action"])]
+    assert set(statement["Action"]) >= {
+        "cloudformation:ContinueUpdateRollback", "cloudformation:RollbackStack", "cloudformation:DeleteStack"
+    }  # fmt: skip
+    # Its own stacks only: not SAM's managed stack, which other applications share.
+    assert [r["Fn::Sub"].split(":stack/")[1] for r in statement["Resource"]] == [
+        "${AppStackName}/*", "${AppStackName}-ses/*"
+    ]  # fmt: skip
+
+
 def _workflow() -> dict[str, Any]:
-    workflow: dict[Any, Any] = yaml.safe_load(DEPLOY_WORKFLOW.read_text())
+    workflow: dict[Any, Any] = yaml.safe_load(WORKFLOW.read_text())
     workflow["on"] = workflow.pop(True, workflow.get("on"))  # YAML 1.1 reads the key `on` as True
     return workflow
 
 
-def test_deploy_workflow_uses_oidc_from_main_and_activates_the_rule_set():
+def test_deploy_job_uses_oidc_and_activates_the_rule_set():
+    # The deploy's place in the workflow (after CI, main only, its permissions): tests/unit/test_workflows.py.
     workflow = _workflow()
-    assert workflow["on"]["push"] == {"branches": ["main"]}
-    assert "workflow_dispatch" in workflow["on"]
-    assert workflow["permissions"] == {"id-token": "write", "contents": "read"}
-    (job,) = workflow["jobs"].values()
+    job = workflow["jobs"]["deploy"]
     steps = job["steps"]
+    env = job["env"]
     (credentials,) = [
-        s for s in steps if str(s.get("uses", "")).startswith("aws-actions/configure-aws-credentials")
+        s for s in steps if str(s.get("uses", "")).startswith("aws-actions/configure-aws-credentials@")
     ]
-    assert credentials["uses"] == "aws-actions/configure-aws-credentials@v4"
     assert credentials["with"]["role-to-assume"] == "${{ vars.EW_DEPLOY_ROLE_ARN }}"
     assert not any("aws-access-key-id" in s.get("with", {}) for s in steps)
-    python = [s for s in steps if str(s.get("uses", "")).startswith("actions/setup-python")]
-    assert python and python[0]["with"]["python-version"] == "3.13"
     script = "\n".join(str(s.get("run", "")) for s in steps)
     assert "uv tool install" in script and "aws-sam-cli" in script
     # The SAM CLI the deploy installs is the one `make sam` (CI, developers) pins.
     makefile = (ROOT / "Makefile").read_text()
-    assert f"SAM_VERSION := {workflow['env']['SAM_VERSION']}\n" in makefile
-    for needed in ("sam build", "sam deploy", "--no-confirm-changeset", "--no-fail-on-empty-changeset",
-                   "--parameter-overrides", "SenderDomain=", "TimeZone=", "AlarmEmail=",
+    assert f"SAM_VERSION := {env['SAM_VERSION']}\n" in makefile
+    for needed in ("sam deploy", "--no-confirm-changeset", "--no-fail-on-empty-changeset",
+                   "--parameter-overrides", "SenderDomain=", "TimeZone=", "AlarmEmail=", "PermissionsBoundaryArn=",
                    "--template-file ses-rules.yaml", "RawMimeBucket", "set-active-receipt-rule-set"):  # fmt: skip
         assert needed in script, needed
+    # The boundary it passes is the one the bootstrap stack creates for this stack name.
+    assert 'policy/${STACK_NAME}-permissions-boundary"' in script
+    bootstrap = _decoded(BOOTSTRAP)
+    boundary = bootstrap["Resources"]["PermissionsBoundary"]["Properties"]
+    assert boundary["ManagedPolicyName"] == {"Fn::Sub": "${AppStackName}-permissions-boundary"}
     # The rule set it activates is the one the raw-mime bucket policy lets SES write from.
     assert "RuleSetName=${PREFIX}-inbound-rules" in script
     assert '--rule-set-name "${PREFIX}-inbound-rules"' in script
@@ -748,8 +890,8 @@ def test_deploy_workflow_uses_oidc_from_main_and_activates_the_rule_set():
     assert "receipt-rule-set/${Prefix}-inbound-rules" in policy
     # The stack name is samconfig.toml's.
     samconfig = tomllib.loads((ROOT / "samconfig.toml").read_text())
-    assert workflow["env"]["STACK_NAME"] == samconfig["default"]["global"]["parameters"]["stack_name"]
-    assert workflow["env"]["PREFIX"] == _template()["Parameters"]["Prefix"]["Default"]
+    assert env["STACK_NAME"] == samconfig["default"]["global"]["parameters"]["stack_name"]
+    assert env["PREFIX"] == _template()["Parameters"]["Prefix"]["Default"]
 
 
 def test_slack_app_manifest():
@@ -776,6 +918,26 @@ def _pins(lines: list[str]) -> dict[str, str]:
         assert match, f"not an exact pin: {raw!r}"
         pins[canonicalize_name(match[1])] = match[2]
     return pins
+
+
+def _requirements(text: str) -> dict[str, tuple[str, list[str]]]:
+    """A hashed requirements file (`uv export` / `pip --require-hashes` format): name -> (version, hashes).
+    Each requirement is one logical line, continued with backslashes; markers are allowed."""
+    lines = [
+        line if line.lstrip().startswith("--hash") else line.split("#", 1)[0] for line in text.splitlines()
+    ]
+    logical = re.sub(r"\\\n", " ", "\n".join(lines))
+    requirements: dict[str, tuple[str, list[str]]] = {}
+    for line in logical.splitlines():
+        if not line.strip():
+            continue
+        match = re.fullmatch(
+            r"([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s;]+)\s*(?:;[^-]*)?((?:\s+--hash=sha256:[0-9a-f]{64})*)\s*",
+            line,
+        )
+        assert match, f"not an exact, hashed pin: {line!r}"
+        requirements[canonicalize_name(match[1])] = (match[2], re.findall(r"sha256:([0-9a-f]{64})", match[3]))
+    return requirements
 
 
 def _lock_closure(roots: set[str]) -> dict[str, set[str]]:
@@ -812,7 +974,10 @@ def _lock_closure(roots: set[str]) -> dict[str, set[str]]:
 def test_layer_requirements_match_pyproject_and_uv_lock():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     runtime = _pins(project["dependencies"])
-    layer = _pins(LAYER_REQUIREMENTS.read_text().splitlines())
+    hashed = _requirements(LAYER_REQUIREMENTS.read_text())
+    layer = {name: version for name, (version, _) in hashed.items()}
+    # Every requirement carries its hashes (pip installs the layer with --require-hashes).
+    assert all(hashes for _, hashes in hashed.values())
     assert not RUNTIME_PROVIDED & set(layer), "the layer must not ship boto3/botocore/s3transfer"
     # Direct dependencies: pyproject's, pinned identically, minus what the runtime provides.
     direct = {name: version for name, version in runtime.items() if name not in RUNTIME_PROVIDED}
@@ -824,6 +989,44 @@ def test_layer_requirements_match_pyproject_and_uv_lock():
         assert version in closure[name], f"{name}=={version} but uv.lock has {sorted(closure[name])}"
 
 
+def _uv() -> str | None:
+    # `uv run` tells its children where it is; otherwise PATH.
+    return os.environ.get("UV") or shutil.which("uv")
+
+
+def test_layer_requirements_are_uv_locks_export():
+    """layers/shared/requirements.txt is `make layer-requirements`'s output for the current uv.lock: the
+    versions and the hashes pip checks are exactly the lock's. Out of step (a dependency changed):
+    run `make layer-requirements`."""
+    text = LAYER_REQUIREMENTS.read_text()
+    command = text.splitlines()[1].removeprefix("#").split()
+    assert command[:2] == ["uv", "export"], text.splitlines()[:2]
+    for flag in ("--frozen", "--no-dev", "--no-emit-project", "--format"):
+        assert flag in command, flag
+    no_emit = [command[i + 1] for i, arg in enumerate(command) if arg == "--no-emit-package"]
+    assert sorted(no_emit) == sorted(RUNTIME_PROVIDED)
+    makefile = (ROOT / "Makefile").read_text()
+    assert "--no-emit-package boto3 --no-emit-package botocore --no-emit-package s3transfer" in makefile
+    uv = _uv()
+    if uv is None:
+        if os.environ.get("CI"):
+            pytest.fail("uv is not installed (make setup installs it)")
+        pytest.skip("uv is not installed")
+    output = command.index("--output-file")
+    args = command[2:output] + command[output + 2 :]
+    exported = subprocess.run(
+        [uv, "export", *args, "--no-header"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    ).stdout
+    assert "\n".join(text.splitlines()[2:]) == "\n".join(exported.splitlines()), (
+        "layers/shared/requirements.txt is out of step with uv.lock: run `make layer-requirements`"
+    )
+
+
 def test_layer_is_built_by_its_makefile_for_arm64():
     layer = _template()["Resources"]["SharedLayer"]
     assert layer["Properties"]["ContentUri"] == "layers/shared"
@@ -831,6 +1034,9 @@ def test_layer_is_built_by_its_makefile_for_arm64():
     makefile = LAYER_MAKEFILE.read_text()
     assert re.search(r"^build-SharedLayer:", makefile, re.M)
     assert "manylinux2014_aarch64" in makefile and "--python-version 3.13" in makefile
-    assert "--only-binary=:all:" in makefile
+    assert "--only-binary=:all:" in makefile and "--require-hashes" in makefile
+    # Byte-compiled by python3.13 with hash-based .pyc that need no source mtime (tests/packaging).
+    assert "PYTHON ?= python3.13" in makefile
+    assert "compileall" in makefile and "--invalidation-mode unchecked-hash" in makefile
     for kept in ("sheets.v4.json", "drive.v3.json", "calendar.v3.json"):
         assert kept in makefile

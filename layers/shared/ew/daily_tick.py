@@ -23,10 +23,16 @@ from opskit.events import event_entry, put_all
 
 log = logging.getLogger(__name__)
 
-SOURCE = "expiry-watcher"
+SOURCE_PREFIX = "expiry-watcher"
 REGISTRY_KEY = "registry.csv"
 RULES_KEY = "rules.txt"
 VOICE_KEY = "voice.txt"
+
+
+def event_source(prefix: str) -> str:
+    """The EventBridge source of a stack's moves (template.yaml's EW_EVENT_SOURCE, which its moves rule
+    matches): one per Prefix, so two stacks in one account never dispatch each other's moves."""
+    return f"{SOURCE_PREFIX}.{prefix}"
 
 
 class TickError(RuntimeError):
@@ -59,6 +65,7 @@ class TickDeps:
     registry_bucket: str
     rules_bucket: str
     settings: Settings
+    source: str  # the events' source: event_source(<the stack's Prefix>)
 
 
 class UnreadableInput(TickError):
@@ -100,7 +107,7 @@ def read_rules(s3: Any, bucket: str) -> Rules:
     return parse_rules(data.decode("utf-8-sig") if data else "", RULES_KEY)
 
 
-def move_event(item: Item, move: Move, decided_at: datetime) -> dict[str, Any]:
+def move_event(item: Item, move: Move, decided_at: datetime, source: str) -> dict[str, Any]:
     detail = {
         "item": item_to_row(item),
         "move": {
@@ -115,7 +122,7 @@ def move_event(item: Item, move: Move, decided_at: datetime) -> dict[str, Any]:
         },
         "decided_at": decided_at,
     }
-    return event_entry(SOURCE, f"ew.{move.move}", detail)
+    return event_entry(source, f"ew.{move.move}", detail)
 
 
 def run_tick(deps: TickDeps, now: datetime) -> TickReport:
@@ -134,7 +141,7 @@ def run_tick(deps: TickDeps, now: datetime) -> TickReport:
     # Archive first: a closed chain's pings must leave ew-pings before the new chain reuses index 0.
     report.archived = deps.store.archive(plan.archive)
 
-    entries = [move_event(item, move, now) for item, move in plan.moves]
+    entries = [move_event(item, move, now, deps.source) for item, move in plan.moves]
     failed = put_all(deps.events, entries)
     report.moves = Counter(move.move for _, move in plan.moves)
     if failed:
