@@ -13,13 +13,16 @@ from __future__ import annotations
 
 import base64
 import importlib.util
+import io
 import json
+import logging
 import os
 import re
 import sys
 import time
-from collections.abc import Iterator, Mapping
-from contextlib import ExitStack, contextmanager
+import warnings
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import ExitStack, contextmanager, redirect_stdout
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -149,6 +152,41 @@ def _environment(slack_url: str, google_url: str, quiet_logs: bool) -> dict[str,
     return values
 
 
+class _Stderr(io.TextIOBase):
+    """Whatever sys.stderr is at the moment of writing (a test's capture, a redirect)."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
+def _keep_stdout(module: ModuleType) -> Callable[[dict[str, Any], Any], Any]:
+    """`module.handler`, run so that stdout stays the local command's output (`ew simulate --json` is
+    JSON lines only). On Lambda a handler's stdout is its log; here it goes to stderr: its Logger's
+    lines, and its Metrics' EMF blobs. Metrics are also forgotten after each invocation: with
+    POWERTOOLS_METRICS_DISABLED, Powertools never flushes them, so they pile up across invocations
+    (the metric set is shared by every Metrics object) until one reaches 100 values, and then
+    `add_metric` prints the whole set to stdout whatever the setting says."""
+    logger = getattr(module, "logger", None)
+    if logger is not None and isinstance(logger.registered_handler, logging.StreamHandler):
+        logger.registered_handler.setStream(_Stderr())  # bound to sys.stdout when the module loaded
+    metrics = getattr(module, "metrics", None)
+
+    def run(event: dict[str, Any], context: Any) -> Any:
+        try:
+            with redirect_stdout(sys.stderr), warnings.catch_warnings():
+                # Said by every invocation that adds no metric (a task, a refused click): not news here.
+                warnings.filterwarnings("ignore", "No application metrics to publish", UserWarning)
+                return module.handler(event, context)
+        finally:
+            if metrics is not None:
+                metrics.clear_metrics()
+
+    return run
+
+
 @contextmanager
 def _patched_env(values: Mapping[str, str]) -> Iterator[None]:
     saved = {name: os.environ.get(name) for name in values}
@@ -207,14 +245,14 @@ class LocalCloud:
         runtime.use_client("lambda", _AsyncInvocations(self.pending_tasks))
         self._stack.callback(runtime.use_client, "lambda", None)
         self._provision()
-        self.tick_handler = load_handler("daily_tick").handler
+        self.tick_handler = _keep_stdout(load_handler("daily_tick"))
         dispatch_module: Any = load_handler("dispatch")  # loaded by path: mypy cannot see its names
-        self.dispatch_handler = dispatch_module.handler
+        self.dispatch_handler = _keep_stdout(dispatch_module)
         # dispatch judges claims by its module's clock: ours, so dispatch_async can replay retry timing.
         self._stack.callback(setattr, dispatch_module, "clock", dispatch_module.clock)
         dispatch_module.clock = self._clock
         self.ack_handler_module = load_handler("ack_handler")
-        self.ack_handler = self.ack_handler_module.handler
+        self.ack_handler = _keep_stdout(self.ack_handler_module)
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -436,6 +474,21 @@ class LocalCloud:
     ) -> dict[str, Any]:
         """A Slack interactivity request, signed as Slack signs it."""
         body = urlencode({"payload": json.dumps(payload)})
+        return self.slack_request(
+            body, retry=retry, age_seconds=age_seconds, secret=secret, run_tasks=run_tasks
+        )
+
+    def slack_request(
+        self,
+        body: str,
+        *,
+        retry: int | None = None,
+        age_seconds: int = 0,
+        secret: str | None = None,
+        run_tasks: bool = True,
+    ) -> dict[str, Any]:
+        """Any body POSTed to the interactivity URL, signed as Slack signs it (a signed body need not
+        be a well-formed payload: the tests of what the handler does with odd ones start here)."""
         timestamp = str(int(time.time()) - age_seconds)
         signature = SignatureVerifier(secret or SIGNING_SECRET).generate_signature(
             timestamp=timestamp, body=body

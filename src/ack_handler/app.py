@@ -7,6 +7,7 @@ An event with a "task" key is this function invoking itself asynchronously for s
 from __future__ import annotations
 
 import base64
+import binascii
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -17,8 +18,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from ew import email_links, runtime, slack_clicks
 from ew.answers import APPEND_TASK, SHEET_TASK, AckDeps
+from ew.pages import problem_page
 from ew.writebacks import append_approved, write_renewal
-from opskit.http_answer import HttpAnswer, Refused
+from opskit.http_answer import HttpAnswer, Malformed, Refused
 from opskit.slack import MAX_REQUEST_BODY
 
 logger = Logger()
@@ -50,17 +52,32 @@ def _raw_body() -> bytes:
     # Refuse a flood before decoding it: base64 makes it a third bigger.
     if len(body) > MAX_REQUEST_BODY * 4 // 3 + 4:
         raise Refused(413, "request body too large")
-    return base64.b64decode(body) if event.is_base64_encoded else body.encode("utf-8")
+    if not event.is_base64_encoded:
+        return body.encode("utf-8")
+    try:
+        return base64.b64decode(body, validate=True)
+    except binascii.Error:
+        raise Malformed("the body is not valid base64") from None
+
+
+@app.exception_handler(Refused)
+def refused(refused: Refused) -> Response[str]:
+    """The one answer to every request refused before anything was written: forged, stale or oversized
+    (401/413), or signed but malformed (400). One plain line; a page for a person on the email routes."""
+    path = app.current_event.path
+    if path.startswith("/slack"):
+        if refused.status == 401:
+            metrics.add_metric(name="SlackVerificationFailures", unit=MetricUnit.Count, value=1)
+        logger.warning("refused a Slack request", reason=refused.reason, status=refused.status)
+        return Response(status_code=refused.status, content_type="text/plain", body=refused.reason)
+    logger.warning("refused an email-link request", reason=refused.reason, status=refused.status)
+    page = problem_page("This link does not work", refused.reason)
+    return Response(status_code=refused.status, content_type="text/html; charset=utf-8", body=page)
 
 
 @app.post("/slack/actions")
 def slack_actions() -> Response[str]:
-    try:
-        return _answer(slack_clicks.handle_slack(_raw_body(), app.current_event.headers, deps()))
-    except Refused as refused:
-        metrics.add_metric(name="SlackVerificationFailures", unit=MetricUnit.Count, value=1)
-        logger.warning("refused a Slack request", reason=refused.reason, status=refused.status)
-        return Response(status_code=refused.status, content_type="text/plain", body=refused.reason)
+    return _answer(slack_clicks.handle_slack(_raw_body(), app.current_event.headers, deps()))
 
 
 @app.get("/email")
@@ -71,11 +88,7 @@ def email_page() -> Response[str]:
 
 @app.post("/email")
 def email_post() -> Response[str]:
-    try:
-        raw = _raw_body()
-    except Refused as refused:
-        return Response(status_code=refused.status, content_type="text/plain", body=refused.reason)
-    form = {key: values[0] for key, values in parse_qs(raw.decode("utf-8", "replace")).items()}
+    form = {key: values[0] for key, values in parse_qs(_raw_body().decode("utf-8", "replace")).items()}
     return _answer(email_links.email_post(form, deps()))
 
 

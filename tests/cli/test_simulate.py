@@ -235,3 +235,37 @@ def test_bad_flags_are_explained(capsys: pytest.CaptureFixture[str], tmp_path: P
     assert simulate(capsys, *base, "--holidays", "XX")[2].strip() == (
         'unknown holiday country "XX": use a two-letter code such as US, GB or DE'
     )
+
+
+def test_a_renewal_on_a_sheet_without_last_renewed_runs_on(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # last_renewed is optional (DESIGN.md §5): the write-back skips it instead of stopping the run.
+    acks = tmp_path / "acks.csv"
+    acks.write_text("date,item_id,action,value\n2026-12-02,R1,renew,2027-12-10\n")
+    args = [
+        "--sheet", sheet(tmp_path, "R1,Permit,,2026-12-10,U04OPS0001"), "--rules", rules(tmp_path),
+        "--acks", str(acks), "--start", "2026-12-01", "--days", "6", "--json",
+    ]  # fmt: skip
+    code, out, err = simulate(capsys, *args)
+    assert (code, err) == (0, "")
+    # Renewed on 2 Dec: the escalation due from 5 Dec never comes.
+    assert [(d["date"], d["move"]) for d in deliveries(out)] == [("2026-12-01", "first_alert")]
+
+
+SIX_KEYS = {"date", "item_id", "move", "recipient", "channel", "send_at"}
+
+
+def test_json_output_stays_json_lines_on_a_long_run(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # Many deliveries make one Powertools metric reach 100 values, the point where it used to print its
+    # EMF blob to stdout even with metrics off (a months-long run on the example gets there too).
+    rows = [f"M{n:03d},Permit {n},,2026-12-{10 + n % 15:02d},U04OPS{n:04d}" for n in range(120)]
+    args = ["--sheet", sheet(tmp_path, *rows), "--rules", rules(tmp_path), "--start", "2026-12-01",
+            "--days", "2", "--json"]  # fmt: skip
+    code, out, _ = simulate(capsys, *args)
+    assert code == 0
+    lines = out.splitlines()
+    assert len(lines) >= 120
+    assert all(set(json.loads(line)) == SIX_KEYS for line in lines)

@@ -22,7 +22,7 @@ from ew import runtime
 from ew.audit import AuditLog
 from ew.chain import PingRef
 from ew.click_rules import ModalContext
-from ew_local.cloud import LINK_SECRET, SIGNING_SECRET, LocalCloud, load_handler
+from ew_local.cloud import LINK_SECRET, SIGNING_SECRET, LocalCloud
 from ew_local.slack_payloads import button_click, modal_submission
 from opskit.signed_links import sign
 
@@ -312,11 +312,10 @@ def test_verification_failures_are_counted_as_a_metric(
     cloud: LocalCloud, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "false")
-    # With metrics disabled (the local cloud's default) earlier tests' metrics were never flushed.
-    load_handler("ack_handler").metrics.clear_metrics()
     capsys.readouterr()
     cloud.slack_click(fixture("ack_handler/block_actions.json"), secret="forged")
-    emitted = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    # On Lambda the EMF line goes to the log (stdout); the local cloud keeps stdout for the command.
+    emitted = [json.loads(line) for line in capsys.readouterr().err.splitlines() if '"_aws"' in line]
     [metrics] = [m for m in emitted if "SlackVerificationFailures" in m]
     assert metrics["SlackVerificationFailures"] == [1.0]
     assert metrics["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "ExpiryWatcher"

@@ -540,7 +540,8 @@ def test_a_detail_type_that_does_not_match_its_move_is_refused(cloud: LocalCloud
 
 def emitted_metrics(capsys: pytest.CaptureFixture[str]) -> dict[str, list[float]]:
     names: dict[str, list[float]] = {}
-    for line in capsys.readouterr().out.splitlines():
+    # On Lambda the EMF blob is the function's stdout; the local cloud sends a handler's stdout to stderr.
+    for line in capsys.readouterr().err.splitlines():
         if '"_aws"' in line:
             blob = json.loads(line)
             for definition in blob["_aws"]["CloudWatchMetrics"][0]["Metrics"]:
@@ -553,7 +554,7 @@ def _as_list(value: Any) -> list[float]:
 
 
 def metrics_on(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    """Metrics flushed to stdout as Lambda would (the local cloud turns them off): call it inside the cloud."""
+    """Metrics flushed as Lambda would (the local cloud turns them off): call it inside the cloud."""
     monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "false")
     load_handler("dispatch").metrics.clear_metrics()  # never flushed while metrics were off
     capsys.readouterr()

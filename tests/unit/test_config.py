@@ -121,3 +121,44 @@ def test_a_missing_secret_is_a_config_error_naming_it_but_no_value(aws):
         get_secret_text("app/slack/signing-secret", client=secrets)
     assert str(info.value) == "the secret app/slack/signing-secret could not be read: it does not exist"
     assert "hunter2" not in str(info.value)
+
+
+def test_an_edited_parameter_is_read_again_once_max_age_has_passed(aws, powertools_clock):
+    ssm = boto3.client("ssm")
+    _put_config(ssm)
+    clock = powertools_clock
+    assert get_parameters_by_path("/app/config/", client=ssm)["timezone"] == "Europe/London"
+    ssm.put_parameter(Name="/app/config/timezone", Value="Europe/Dublin", Type="String", Overwrite=True)
+    clock.advance(config.MAX_AGE_SECONDS - 5)
+    assert get_parameters_by_path("/app/config/", client=ssm)["timezone"] == "Europe/London"
+    clock.advance(10)
+    assert get_parameters_by_path("/app/config/", client=ssm)["timezone"] == "Europe/Dublin"
+
+
+def test_a_rotated_secret_is_read_again_once_max_age_has_passed(aws, powertools_clock):
+    secrets = boto3.client("secretsmanager")
+    secrets.create_secret(Name="app/slack/signing-secret", SecretString="before")
+    clock = powertools_clock
+    assert get_secret_text("app/slack/signing-secret", client=secrets) == "before"
+    secrets.put_secret_value(SecretId="app/slack/signing-secret", SecretString="after")
+    assert get_secret_text("app/slack/signing-secret", client=secrets) == "before"
+    clock.advance(config.MAX_AGE_SECONDS + 1)
+    assert get_secret_text("app/slack/signing-secret", client=secrets) == "after"
+
+
+def test_a_failed_read_is_not_remembered(aws):
+    secrets, ssm = boto3.client("secretsmanager"), boto3.client("ssm")
+    secrets.create_secret(Name="app/slack/bot-token", SecretString="xoxb-value")
+    _put_config(ssm)
+    with Stubber(secrets) as stub, Stubber(ssm) as ssm_stub:
+        stub.add_client_error(
+            "get_secret_value", service_error_code="InternalServiceError", http_status_code=500
+        )
+        ssm_stub.add_client_error("get_parameters_by_path", service_error_code="ThrottlingException")
+        with pytest.raises(ConfigError, match="could not be read"):
+            get_secret_text("app/slack/bot-token", client=secrets)
+        with pytest.raises(ConfigError, match="could not be read"):
+            get_parameters_by_path("/app/config/", client=ssm)
+    # The very next read asks again, and succeeds: no error was cached.
+    assert get_secret_text("app/slack/bot-token", client=secrets) == "xoxb-value"
+    assert get_parameters_by_path("/app/config/", client=ssm)["timezone"] == "Europe/London"

@@ -2,17 +2,19 @@
 
 A Slack button, a Slack modal and an email link all end in `act`: the ack, the audit row and, for a
 renewal, the closed chain and the sheet write-back (later, in an asynchronous invocation, so Slack gets
-its answer within 3 seconds however slow Google is). Each answer acts once (a conditional put in the
-state table), whoever clicks twice and however often Slack retries.
+its answer within 3 seconds however slow Google is). Each answer acts once (a claim in the state
+table, held as a lease while its writes run), whoever clicks twice and however often Slack retries; a
+failed write gives the claim back, so the next click records the answer.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -21,9 +23,9 @@ from ew.audit import AuditLog
 from ew.chain import RENEW, SNOOZE, Ack, PingRef
 from ew.settings import Settings
 from ew.store import ChainStore
-from opskit.http_answer import HttpAnswer
+from opskit.http_answer import HttpAnswer, Refused
 from opskit.slack import SlackGateway, SlackUnavailable, text_section
-from opskit.state import StateTable
+from opskit.state import Busy, Done, Held, StateTable
 
 log = logging.getLogger(__name__)
 
@@ -53,41 +55,81 @@ class Acted:
     line: str
 
 
+# A claim is held while its work runs; ack-handler times out after 15 s (template.yaml), so a claim
+# still held after this long belongs to an attempt that died, and the next attempt takes it over.
+CLAIM_LEASE = timedelta(seconds=30)
+# A replayed request is refused by its signature after 5 minutes; its click record is kept a while longer.
+CLICK_KEEP = timedelta(days=1)
+
+BUSY = "Someone is recording an answer to this right now. Try again in a minute."
+FAILED = "Your answer could not be recorded just now (a temporary problem). Please try again."
+
+
+class NotRecorded(Exception):
+    """The answer is not (fully) recorded: a write failed (the claim was released, so the same click
+    again completes it), or another attempt holds the claim right now. The message is for the person."""
+
+
+@contextmanager
+def recording() -> Iterator[None]:
+    """Turns any failure of the claimed work into NotRecorded (logged with its cause)."""
+    try:
+        yield
+    except (NotRecorded, Refused):
+        raise
+    except Busy as exc:
+        raise NotRecorded(BUSY) from exc
+    except Exception as exc:
+        log.exception("an answer was not recorded")
+        raise NotRecorded(FAILED) from exc
+
+
 def act(deps: AckDeps, ref: PingRef, action: str, by: str, value: date | None) -> Acted:
     """Record one answer to one ping: the ack, the audit row, and for a renewal the closed chain and
-    the sheet write-back (later, asynchronously)."""
+    the sheet write-back (later, asynchronously). Raises NotRecorded when that could not be done."""
     now = deps.clock()
-    today = deps.today()
     # A renewal closes the whole cycle, so it is once per cycle; the others once per ping.
     sk = RENEW if action == RENEW else f"{ref.chain_index}#{action}"
     record = {
         "action": action,
         "by": by,
-        "on": today.isoformat(),
+        "on": deps.today().isoformat(),
         "value": value.isoformat() if value else None,
+        "n": ref.chain_index,
     }
-    done = deps.state.claim(f"act#{ref.item_id}#{ref.cycle_expiry.isoformat()}", sk, record, now)
-    if done is not None:
-        first = done.data
-        when = date.fromisoformat(first["on"])
-        picked = date.fromisoformat(first["value"]) if first.get("value") else None
-        return Acted(False, click_rules.answer_line(first["action"], first["by"], when, picked))
+    with recording():
+        claimed = deps.state.claim(
+            f"act#{ref.item_id}#{ref.cycle_expiry.isoformat()}", sk, record, now, lease=CLAIM_LEASE
+        )
+        if isinstance(claimed, Done):
+            return Acted(False, _line(claimed.data))
+        with deps.state.holding(claimed):
+            # The claim's own time and data, not this call's: after a takeover (of an attempt that
+            # failed or died) this completes the answer as first recorded, and the ack and audit row
+            # keyed by that time are written once however many attempts get this far.
+            _record(deps, ref, claimed.data, claimed.at)
+    return Acted(True, _line(claimed.data))
 
+
+def _record(deps: AckDeps, ref: PingRef, record: Mapping[str, Any], at: datetime) -> None:
+    action, by = str(record["action"]), str(record["by"])
+    index = int(record.get("n", ref.chain_index))  # a renewal's claim is per cycle: the ping it answered
+    value = date.fromisoformat(record["value"]) if record.get("value") else None
     deps.store.record_ack(
         Ack(
             ref.item_id,
             ref.cycle_expiry,
             action,
-            now,
+            at,
             by=by,
             snooze_until=value if action == SNOOZE else None,
             new_expiry=value if action == RENEW else None,
         ),
-        chain_index=ref.chain_index,
+        chain_index=index,
         old_expiry=ref.cycle_expiry,
     )
     before, after = click_rules.audit_change(action, ref.cycle_expiry, value)
-    deps.audit.record(ref.item_id, action, by, before, after, now)
+    deps.audit.record(ref.item_id, action, by, before, after, at)
     if action == RENEW and value:
         chain = [
             r.ping for r in deps.store.chain_pings(ref.item_id) if r.ping.cycle_expiry == ref.cycle_expiry
@@ -99,11 +141,45 @@ def act(deps: AckDeps, ref: PingRef, action: str, by: str, value: date | None) -
                 "item_id": ref.item_id,
                 "old_expiry": ref.cycle_expiry.isoformat(),
                 "new_expiry": value.isoformat(),
-                "renewed_on": today.isoformat(),
+                "renewed_on": record["on"],
                 "by": by,
             }
         )
-    return Acted(True, click_rules.answer_line(action, by, today, value))
+
+
+def _line(record: Mapping[str, Any]) -> str:
+    picked = date.fromisoformat(record["value"]) if record.get("value") else None
+    return click_rules.answer_line(record["action"], record["by"], date.fromisoformat(record["on"]), picked)
+
+
+def ping_known(store: ChainStore, ref: PingRef) -> bool:
+    """Whether `ref` names a ping the watcher sent: in pings, or in the archive with its closed cycle.
+    A click on anything else (a deleted item, a forged or garbled reference) must record nothing."""
+    record = store.get(ref.item_id, ref.chain_index)
+    if record is not None and record.ping.cycle_expiry == ref.cycle_expiry:
+        return True
+    # The archive lookup belongs on ChainStore; store.py is being reworked in parallel (issue 7's
+    # dispatch half), so it is a plain GetItem on the store's own client and table here.
+    key = {
+        "item_id": {"S": ref.item_id},
+        "chain_key": {"S": f"{ref.cycle_expiry.isoformat()}#{ref.chain_index:04d}"},
+    }
+    found = store._client.get_item(TableName=store.archive_table, Key=key, ConsistentRead=True)
+    return "Item" in found
+
+
+def click_once(deps: AckDeps, request: str) -> Held | None:
+    """Claim one request (a digest of its exact body): None when it was handled already or is being
+    handled right now, so a replay (a Slack retry, a copied request) changes nothing and calls Slack
+    no more. Hold the claim around the work (`deps.state.holding`)."""
+    with recording():
+        try:
+            claimed = deps.state.claim(
+                f"click#{request}", "seen", {}, deps.clock(), lease=CLAIM_LEASE, keep=CLICK_KEEP
+            )
+        except Busy:
+            return None
+    return claimed if isinstance(claimed, Held) else None
 
 
 def modal_errors(errors: Mapping[str, str]) -> HttpAnswer:

@@ -54,8 +54,12 @@ class PingRef:
 
     @classmethod
     def from_value(cls, value: str) -> PingRef:
+        """Raises ValueError (or KeyError, TypeError) for anything that is not such a reference."""
         data = json.loads(value)
-        return cls(str(data["i"]), date.fromisoformat(data["c"]), int(data["n"]))
+        item_id, index = data["i"], data["n"]
+        if not isinstance(item_id, str) or not item_id or not isinstance(index, int) or index < 0:
+            raise ValueError("not a ping reference")
+        return cls(item_id, date.fromisoformat(data["c"]), index)
 
     @classmethod
     def of(cls, move: Move) -> PingRef:

@@ -29,6 +29,9 @@ DATE_BLOCK = "date"
 DATE_ACTION = "picked"
 SNOOZE_DEFAULT = timedelta(days=7)
 METADATA_LIMIT = 3000
+# A validly signed click on a ping the watcher has no record of (the item was deleted, the reference is
+# garbled): said on the card, the modal or the page, and nothing is recorded.
+UNKNOWN_PING = ":warning: This alert is out of date: the watcher has no record of it. Nothing was recorded."
 
 
 @dataclass(frozen=True)
@@ -50,9 +53,13 @@ class ModalContext:
 
     @classmethod
     def loads(cls, text: str) -> ModalContext:
+        """Raises ValueError (or KeyError, TypeError) for anything `dumps` did not write."""
         data = json.loads(text)
         ref = PingRef.from_value(data["ref"])
-        return cls(ref, data["channel"], data["ts"], data["label"], tuple(data.get("blocks", ())))
+        channel, ts, label, blocks = data["channel"], data["ts"], data["label"], data.get("blocks", [])
+        if not all(isinstance(v, str) for v in (channel, ts, label)) or not isinstance(blocks, list):
+            raise ValueError("not a modal context")
+        return cls(ref, channel, ts, label, tuple(b for b in blocks if isinstance(b, dict)))
 
 
 def date_modal(action: str, context: ModalContext, initial: date) -> dict[str, Any]:
@@ -85,9 +92,10 @@ def date_modal(action: str, context: ModalContext, initial: date) -> dict[str, A
 
 def picked_date(state_values: dict[str, Any]) -> str | None:
     """The date picker's value from a view_submission's `view.state.values`."""
-    picked = state_values.get(DATE_BLOCK, {}).get(DATE_ACTION, {})
-    value = picked.get("selected_date")
-    return str(value) if value else None
+    block = state_values.get(DATE_BLOCK)
+    picked = block.get(DATE_ACTION) if isinstance(block, dict) else None
+    value = picked.get("selected_date") if isinstance(picked, dict) else None
+    return value if isinstance(value, str) and value else None
 
 
 def check_date(action: str, text: str | None, today: date) -> tuple[date | None, str | None]:

@@ -115,10 +115,13 @@ def edit_modal(proposal: Proposal, channel: str, ts: str) -> dict[str, Any]:
 def edited_fields(state_values: Mapping[str, Any]) -> dict[str, str]:
     fields = {}
     for name in FIELDS:
-        element = state_values.get(name, {}).get(name, {})
+        block = state_values.get(name)
+        element = block.get(name) if isinstance(block, dict) else None
+        if not isinstance(element, dict):
+            continue
         value = element.get("selected_date") if name in _DATES else element.get("value")
-        if value:
-            fields[name] = str(value).strip()
+        if isinstance(value, str) and value.strip():
+            fields[name] = value.strip()
     return fields
 
 

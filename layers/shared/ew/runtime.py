@@ -135,8 +135,11 @@ def slack(timeout: int = 5) -> SlackGateway | None:
         return None
     base_url = os.environ.get("EW_SLACK_API_URL") or None
     key = (token, base_url, timeout)
-    if key not in _SLACK:  # a rotated token gets a new client; the same token keeps its connection
-        _SLACK.clear()
+    if key not in _SLACK:
+        # A rotated token gets new clients (the old token's are dropped); the same token keeps its
+        # clients, one per timeout (ack-handler uses a short one for clicks, the default for its tasks).
+        for old in [k for k in _SLACK if k[:2] != (token, base_url)]:
+            del _SLACK[old]
         _SLACK[key] = SlackGateway(make_client(token, base_url=base_url, timeout=timeout))
     return _SLACK[key]
 

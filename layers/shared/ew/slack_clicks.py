@@ -1,19 +1,35 @@
 """Slack interactivity (DESIGN.md §8, §9): the Renew / Snooze / Ack only buttons, their modals, and the
-proposal buttons. Nothing is parsed before the Slack signature is checked."""
+proposal buttons. Nothing is parsed before the Slack signature is checked.
+
+A payload that is signed but not shaped as Slack sends it raises Malformed (ew.slack_payload), answered
+400 in ack-handler's one handler. A click on a ping the watcher has no record of says so and records
+nothing. Each exact request is handled once (answers.click_once): a replay, with or without
+X-Slack-Retry-Num, changes nothing and calls Slack no more. An answer that could not be recorded
+(NotRecorded) is said to the person, and the next click records it.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from collections.abc import Mapping
 from datetime import date, timedelta
 from typing import Any
-from urllib.parse import parse_qs
 
-from ew import click_rules, proposal_clicks, proposals
-from ew.answers import AckDeps, act, mark_answered, modal_errors
-from ew.chain import ACK_ONLY, ACTIONS, RENEW, SNOOZE, PingRef
-from opskit.http_answer import HttpAnswer
+from ew import click_rules, proposal_clicks, proposals, slack_payload
+from ew.answers import (
+    AckDeps,
+    NotRecorded,
+    act,
+    click_once,
+    mark_answered,
+    modal_errors,
+    ping_known,
+    recording,
+)
+from ew.chain import ACK_ONLY, ACTIONS, RENEW, SNOOZE
+from opskit.http_answer import HttpAnswer, Malformed
 from opskit.slack import SlackUnavailable, message_location, verify_request
 
 log = logging.getLogger(__name__)
@@ -23,66 +39,91 @@ ONE_YEAR = timedelta(days=365)  # the Renew modal's default when the card carrie
 
 def handle_slack(body: bytes, headers: Mapping[str, str], deps: AckDeps) -> HttpAnswer:
     verify_request(body, headers, deps.signing_secret, deps.clock().timestamp())
-    try:
-        payload = json.loads(parse_qs(body.decode("utf-8"))["payload"][0])
-    except (KeyError, ValueError, UnicodeDecodeError):
-        return HttpAnswer(400, json.dumps({"error": "expected a Slack interactivity payload"}))
-    retry = headers.get("x-slack-retry-num")
+    payload = slack_payload.parse(body)
     kind = payload.get("type")
-    if kind == "block_actions":
-        return _block_action(payload, deps, retried=bool(retry))
-    if kind == "view_submission":
-        return _view_submission(payload, deps)
-    return HttpAnswer(200)
+    request = hashlib.sha256(body).hexdigest()  # the same request again is a replay
+    try:
+        if kind == "block_actions":
+            return _block_action(payload, deps, request, retried=bool(headers.get("x-slack-retry-num")))
+        if kind == "view_submission":
+            return _view_submission(payload, deps)
+    except NotRecorded as exc:
+        return _not_recorded(payload, str(exc))
+    if not isinstance(kind, str) or not kind:
+        raise Malformed("the payload has no type")
+    return HttpAnswer(200)  # other interactions (a closed modal, a shortcut) need nothing
 
 
-def _block_action(payload: dict[str, Any], deps: AckDeps, retried: bool) -> HttpAnswer:
-    action = payload["actions"][0]
-    action_id = action.get("action_id")
+def _block_action(payload: dict[str, Any], deps: AckDeps, request: str, retried: bool) -> HttpAnswer:
+    clicked = slack_payload.action(payload)
+    action_id = clicked.get("action_id")
     if action_id in proposals.ACTIONS:
-        return proposal_clicks.button(payload, deps, retried)
+        return proposal_clicks.button(payload, clicked, deps, request, retried)
     if action_id not in ACTIONS:
-        return HttpAnswer(200)
-    value = json.loads(action["value"])
-    ref = PingRef.from_value(action["value"])
-    user = payload["user"]["id"]
+        return HttpAnswer(200)  # a link button: Slack opens the link, nothing to record
+    ref, label, renew_default = slack_payload.ping_value(clicked)
+    user = slack_payload.user(payload)
+    trigger = slack_payload.trigger(payload) if action_id != ACK_ONLY else ""
     channel, ts = message_location(payload)
-    if action_id == ACK_ONLY:
-        acted = act(deps, ref, ACK_ONLY, user, None)
-        mark_answered(deps, channel, ts, payload.get("message", {}), acted.line)
+    message = slack_payload.message(payload)
+    if not ping_known(deps.store, ref):
+        mark_answered(deps, channel, ts, message, click_rules.UNKNOWN_PING)
         return HttpAnswer(200)
-    if retried:
-        # The first delivery already opened the modal; its trigger_id has expired anyway.
-        return HttpAnswer(200)
-    today = deps.today()
-    initial = date.fromisoformat(value["d"]) if action_id == RENEW and value.get("d") else None
-    if initial is None or initial <= today:
-        initial = click_rules.snooze_default(today) if action_id == SNOOZE else today + ONE_YEAR
-    blocks = tuple(payload.get("message", {}).get("blocks") or ())
-    context = click_rules.ModalContext(ref, channel, ts, value.get("x") or ref.item_id, blocks)
-    if deps.slack is not None:
-        try:
-            deps.slack.open_view(payload["trigger_id"], click_rules.date_modal(action_id, context, initial))
-        except SlackUnavailable as exc:
-            log.warning("could not open the %s modal: %s", action_id, exc)
+    held = click_once(deps, request)
+    if held is None:
+        return HttpAnswer(200)  # a replay: the first delivery answered (or is answering) it
+    with recording(), deps.state.holding(held):
+        if action_id == ACK_ONLY:
+            acted = act(deps, ref, ACK_ONLY, user, None)
+            mark_answered(deps, channel, ts, message, acted.line)
+        elif not retried:  # a retry's trigger_id has expired (3 s): the first delivery opened the modal
+            today = deps.today()
+            initial = date.fromisoformat(renew_default) if action_id == RENEW and renew_default else None
+            if initial is None or initial <= today:
+                initial = click_rules.snooze_default(today) if action_id == SNOOZE else today + ONE_YEAR
+            blocks = tuple(message["blocks"])
+            context = click_rules.ModalContext(ref, channel, ts, label or ref.item_id, blocks)
+            _open(deps, trigger, click_rules.date_modal(action_id, context, initial))
     return HttpAnswer(200)
+
+
+def _open(deps: AckDeps, trigger: str, view: dict[str, Any]) -> None:
+    if deps.slack is None:
+        return
+    try:
+        deps.slack.open_view(trigger, view)
+    except SlackUnavailable as exc:
+        log.warning("could not open the %s modal: %s", view.get("callback_id"), exc)
 
 
 def _view_submission(payload: dict[str, Any], deps: AckDeps) -> HttpAnswer:
-    view = payload["view"]
+    view = slack_payload.view(payload)
     action = view.get("callback_id")
     if action == proposals.EDIT:
-        return proposal_clicks.edited(payload, deps)
+        return proposal_clicks.edited(payload, view, deps)
     if action not in (RENEW, SNOOZE):
         return HttpAnswer(200)
-    context = click_rules.ModalContext.loads(view["private_metadata"])
-    picked_text = click_rules.picked_date(view["state"]["values"])
+    context = slack_payload.modal_context(view)
+    picked_text = click_rules.picked_date(slack_payload.state_values(view))
+    user = slack_payload.user(payload)
+    if not ping_known(deps.store, context.ref):
+        return modal_errors({click_rules.DATE_BLOCK: click_rules.UNKNOWN_PING})
     picked, error = click_rules.check_date(action, picked_text, deps.today())
     if error is None and picked is not None:
-        acted = act(deps, context.ref, action, payload["user"]["id"], picked)
+        acted = act(deps, context.ref, action, user, picked)
         if acted.first:
             message = {"blocks": list(context.blocks)} if context.blocks else None
             mark_answered(deps, context.channel, context.ts, message, acted.line)
             return HttpAnswer(200, json.dumps({"response_action": "clear"}))
         error = "Already answered. " + acted.line
     return modal_errors({click_rules.DATE_BLOCK: error})
+
+
+def _not_recorded(payload: dict[str, Any], reason: str) -> HttpAnswer:
+    """A modal shows the reason under its input and stays open; a button click fails visibly in Slack
+    (its message is left as it was, buttons and all, to click again)."""
+    view = payload.get("view")
+    if payload.get("type") == "view_submission" and isinstance(view, dict):
+        block = "item" if view.get("callback_id") == proposals.EDIT else click_rules.DATE_BLOCK
+        return modal_errors({block: reason})
+    return HttpAnswer(503, reason, "text/plain; charset=utf-8")

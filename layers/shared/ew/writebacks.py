@@ -1,9 +1,10 @@
 """Writes to the registry sheet (DESIGN.md §8), run in an asynchronous invocation of ack-handler,
 never on Slack's clock.
 
-A renewal writes the new expiry and `last_renewed` into the row found by `item_id` just before
-writing; a row whose expiry changed since the click is left alone, the person who clicked is told,
-and the audit trail says why. An approved proposal is appended with the next item_id.
+A renewal writes the new expiry and `last_renewed` (if the sheet has that optional column) into the
+row found by `item_id` just before writing; a row whose expiry changed since the click is left alone,
+the person who clicked is told, and the audit trail says why. An approved proposal is appended with
+the next item_id.
 """
 
 from __future__ import annotations
@@ -24,7 +25,14 @@ from opskit.slack import SlackGateway, SlackUnavailable
 log = logging.getLogger(__name__)
 
 
+# Columns a renewal writes when the sheet has them (DESIGN.md §5: `last_renewed` is optional). A sheet
+# without one is not an error: the write-back skips it and the audit row says so.
+OPTIONAL_COLUMNS = ("last_renewed",)
+
+
 class Sheet(Protocol):
+    def header(self) -> list[str]: ...
+
     def update_if_unchanged(
         self, key_column: str, key: str, expected: dict[str, str], changes: dict[str, str]
     ) -> int: ...
@@ -40,7 +48,10 @@ def write_renewal(
     """Returns "written" or "refused"; a Google failure raises (the async invoke retries, then DLQ)."""
     item_id, by = task["item_id"], task.get("by", "")
     old, new = date.fromisoformat(task["old_expiry"]), date.fromisoformat(task["new_expiry"])
-    changes = {"expiry_date": new.isoformat(), "last_renewed": task["renewed_on"]}
+    wanted = {"expiry_date": new.isoformat(), "last_renewed": task["renewed_on"]}
+    present = {header_key(name) for name in sheet.header()}
+    skipped = [name for name in OPTIONAL_COLUMNS if header_key(name) not in present]
+    changes = {name: value for name, value in wanted.items() if name not in skipped}
     try:
         row = sheet.update_if_unchanged("item_id", item_id, {"expiry_date": old.isoformat()}, changes)
     except (RowChanged, RowNotFound) as exc:
@@ -48,7 +59,10 @@ def write_renewal(
         _tell(slack, by, f"I could not write the renewal of {item_id} (new expiry {human_date(new)}) to the "
                          f"sheet: {exc}. Please update the row by hand.")  # fmt: skip
         return "refused"
-    audit.record(item_id, "sheet_write", by, {"expiry_date": old}, {**changes, "row": row}, clock())
+    after: dict[str, Any] = {**changes, "row": row}
+    if skipped:
+        after["not_in_sheet"] = skipped  # as an approved proposal's append says it
+    audit.record(item_id, "sheet_write", by, {"expiry_date": old}, after, clock())
     return "written"
 
 

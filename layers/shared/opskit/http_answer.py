@@ -20,3 +20,11 @@ class Refused(Exception):
         super().__init__(reason)
         self.status = status
         self.reason = reason
+
+
+class Malformed(Refused):
+    """A request that passed its signature check but is not shaped as expected (400): the reason is
+    one plain line, and nothing was read beyond it or written."""
+
+    def __init__(self, reason: str):
+        super().__init__(400, reason)

@@ -190,12 +190,16 @@ class SheetTable:
         self._execute(request)
         return number
 
+    def header(self) -> list[str]:
+        """Row 1 as the sheet shows it (one small read: to learn which columns the sheet has)."""
+        request = self._values().get(spreadsheetId=self.spreadsheet_id, range=f"{quote_tab(self.tab)}!1:1")
+        values = self._execute(request).get("values") or [[]]
+        return [_text(cell) for cell in values[0]]
+
     def append(self, row: Mapping[str, str]) -> int:
         """Adds a row after the last one, its values placed under their headers (header_key matching;
         a key the header lacks is refused). Returns the new row's number."""
-        request = self._values().get(spreadsheetId=self.spreadsheet_id, range=f"{quote_tab(self.tab)}!1:1")
-        values = self._execute(request).get("values") or [[]]
-        header = [str(cell) for cell in values[0]]
+        header = self.header()
         if not any(cell.strip() for cell in header):
             raise SheetsError(f'the tab "{self.tab}" has no header row (row 1 is empty)')
         cells = [""] * len(header)
