@@ -10,13 +10,14 @@ Scheduler schedules are fired into dispatch when the simulated clock reaches the
 from __future__ import annotations
 
 import base64
+import functools
 import importlib.util
 import json
 import os
 import re
 import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -27,6 +28,7 @@ from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 import boto3
+from aws_lambda_powertools import Metrics
 from moto import mock_aws
 from slack_sdk.signature import SignatureVerifier
 
@@ -94,6 +96,21 @@ def load_handler(function: str) -> ModuleType:
     sys.modules[name] = module
     spec.loader.exec_module(module)
     return module
+
+
+def without_metrics(handler: Callable[..., Any]) -> Callable[..., Any]:
+    """The handler, its metrics dropped after each invocation. Disabled Powertools metrics are never
+    flushed, so they pile up in memory (shared by every handler in the process) until one metric holds
+    100 values; then Powertools prints them to stdout anyway, in the middle of `ew simulate`'s output."""
+
+    @functools.wraps(handler)
+    def run(event: Any, context: Any) -> Any:
+        try:
+            return handler(event, context)
+        finally:
+            Metrics().clear_metrics()  # the metric set is shared by every Metrics instance
+
+    return run
 
 
 def _environment(slack_url: str, google_url: str, quiet_logs: bool) -> dict[str, str]:
@@ -176,10 +193,10 @@ class LocalCloud:
         runtime.use_client("lambda", _AsyncInvocations(self.pending_tasks))
         self._stack.callback(runtime.use_client, "lambda", None)
         self._provision()
-        self.tick_handler = load_handler("daily_tick").handler
-        self.dispatch_handler = load_handler("dispatch").handler
+        self.tick_handler = without_metrics(load_handler("daily_tick").handler)
+        self.dispatch_handler = without_metrics(load_handler("dispatch").handler)
         self.ack_handler_module = load_handler("ack_handler")
-        self.ack_handler = self.ack_handler_module.handler
+        self.ack_handler = without_metrics(self.ack_handler_module.handler)
         return self
 
     def __exit__(self, *exc: object) -> None:
