@@ -12,6 +12,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.remote.webelement import WebElement
@@ -49,9 +50,11 @@ def server(browser: WebDriver) -> Iterator[WorkspaceServer]:
 
 
 def press(browser: WebDriver, button: WebElement) -> None:
-    """Click something that loads a new page, and wait for it."""
+    """Click something that loads a new page, and wait for it. While the old page goes, chromedriver
+    sometimes answers "Node with given id does not belong to the document" instead of "stale": retry."""
     button.click()
-    WebDriverWait(browser, WAIT_SECONDS).until(expected_conditions.staleness_of(button))
+    wait = WebDriverWait(browser, WAIT_SECONDS, ignored_exceptions=[WebDriverException])
+    wait.until(expected_conditions.staleness_of(button))
 
 
 def card(browser: WebDriver, item: str) -> WebElement:
