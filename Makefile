@@ -8,7 +8,7 @@ UV := $(shell command -v uv 2>/dev/null || echo python3 -m uv)
 EXAMPLE := examples/acme
 DEMO_START ?= 2026-11-23
 
-.PHONY: setup demo check-example run-demo simulate-example test lint validate sam ci clean bench \
+.PHONY: setup demo check-example run-demo simulate-example test lint validate sam ci clean bench try \
 	build layer-size lint-workflows layer-requirements bench-imports
 
 # Lambda's runtime is python3.13: `sam build` needs that interpreter on PATH (it refuses to build a
@@ -28,6 +28,10 @@ demo: setup check-example run-demo
 
 run-demo: setup
 	$(UV) run ew demo --example $(EXAMPLE) --date $(DEMO_START)
+
+# The whole product in your browser, on the example: http://127.0.0.1:8765/ (Ctrl-C to stop).
+try: setup
+	$(UV) run ew serve --example $(EXAMPLE) --date $(DEMO_START)
 
 check-example: setup
 	$(UV) run ew check --sheet $(EXAMPLE)/registry.csv --rules $(EXAMPLE)/rules.txt --voice $(EXAMPLE)/voice.txt

@@ -58,13 +58,20 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--holidays", default="GB-ENG")
     demo.add_argument("--admin", default="ops@acme.example")
 
-    serve = sub.add_parser("serve", help="click the example's email links in your own browser")
+    serve = sub.add_parser("serve", help="try the whole product in your browser: Slack, sheet, clock, outbox")
     serve.add_argument(
         "--example", default=str(EXAMPLE), help="folder with registry.csv, rules.txt, voice.txt"
     )
-    serve.add_argument("--date", type=_iso_date, default=date(2026, 11, 23), help="tick date (a weekday)")
+    serve.add_argument(
+        "--date", type=_iso_date, default=date(2026, 11, 23), help="first day (its 08:00 tick runs)"
+    )
     serve.add_argument("--timezone", default="Europe/London")
-    serve.add_argument("--port", type=int, default=8765, help="local port (default 8765)")
+    serve.add_argument("--holidays", default="GB-ENG")
+    serve.add_argument("--admin", default="ops@acme.example")
+    serve.add_argument("--port", type=int, default=8765, help="local port (default 8765; 0: any free port)")
+    serve.add_argument(
+        "--no-slack", action="store_true", help="no Slack bot token: every alert goes by email"
+    )
     return parser
 
 

@@ -81,6 +81,11 @@ class FakeSlack(LoopbackServer):
         with self._lock:
             return self._messages.get((channel, ts))
 
+    def posted(self) -> list[tuple[str, Params]]:
+        """(channel, message as it stands now) of every message posted, in the order posted."""
+        with self._lock:
+            return [(channel, dict(message)) for (channel, _), message in self._messages.items()]
+
     def reset(self) -> None:
         """Forgets calls, scripted faults, delays, messages and views; keeps the user directory."""
         with self._lock:

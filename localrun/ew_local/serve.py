@@ -1,44 +1,55 @@
-"""`ew serve`: the example's alert emails with links you can click in your own browser.
+"""`ew serve`: the whole product in your browser, without Slack or AWS (DESIGN.md §10).
 
-The local runner's ack-handler is served on http://127.0.0.1:PORT as its Function URL would be; the
-alerts go by email (Slack is made to fail), and their signed links are printed pointing at it.
+The example's sheet runs on the local runner (moto + the local Slack and Google stand-ins) and one
+page on http://127.0.0.1:PORT/ shows the workspace: the Slack cards the handlers sent, whose buttons
+and modals go through the real ack-handler; a clock whose "Next day" runs the next morning's tick; the
+sheet; the audit trail; and the email outbox, whose signed links open ack-handler's confirmation pages
+on the same port. With --no-slack every alert goes by email, as when no bot token is configured.
 """
 
 from __future__ import annotations
 
 import argparse
-import email
 import re
 import threading
 import time
-from datetime import datetime
-from datetime import time as clock_time
-from email import policy
 from pathlib import Path
 from typing import TextIO
-from zoneinfo import ZoneInfo
 
-from ew_local.cloud import ACTION_URL, LocalCloud
-from ew_local.url_server import FunctionUrlServer
+from ew_local.cloud import LocalCloud
+from ew_local.demo import EXAMPLE_SLACK_USERS
+from ew_local.workspace.server import WorkspaceServer
+from ew_local.workspace.session import Workspace
+
+# The example's channels (Parameter Store's digest_channel and intake_channel) as the page names them.
+CHANNELS = {"C04DIGEST1": "digest", "C04INTAKE1": "intake"}
 
 
 def run_serve(args: argparse.Namespace, out: TextIO, stop: threading.Event | None = None) -> int:
     """Serves until Ctrl-C (or until `stop` is set, for tests)."""
     example = Path(args.example)
-    tz = ZoneInfo(args.timezone)
-    with LocalCloud({"timezone": args.timezone, "admin": "ops@acme.example"}) as cloud:
+    settings = {"timezone": args.timezone, "admin": args.admin, "digest_channel": "C04DIGEST1",
+                "intake_channel": "C04INTAKE1"}  # fmt: skip
+    if args.holidays:
+        settings["holidays"] = args.holidays
+    with (
+        LocalCloud(settings, slack_users=EXAMPLE_SLACK_USERS) as cloud,
+        Workspace(cloud, args.date, args.timezone, CHANNELS) as workspace,
+    ):
         cloud.mirror(*((example / name).read_bytes() for name in ("registry.csv", "rules.txt", "voice.txt")))
-        cloud.without_slack()  # no bot token: every alert goes by email, with its signed links
-        cloud.tick(datetime.combine(args.date, clock_time(8, 0), tz))
-        with FunctionUrlServer(cloud, port=args.port, quiet=False) as server:
-            print(f"ack-handler's Function URL is served at {server.url}/ (Ctrl-C to stop)\n", file=out)
-            for sent in cloud.sent_emails():
-                message = email.message_from_string(sent["raw_data"], policy=policy.default)
-                body = message.get_body(preferencelist=("plain",))
-                text = body.get_content() if body else ""
-                print(f"--- {message['Subject'].strip()} (to {message['To']})", file=out)
-                for label, url in re.findall(r"^(Renew|Snooze|Ack only): (\S+)", text, re.M):
-                    print(f"  {label + ':':<10} {url.replace(ACTION_URL.rstrip('/'), server.url)}", file=out)
+        if args.no_slack:
+            cloud.without_slack()  # no bot token: every alert goes by email, with its signed links
+        workspace.first_tick()
+        with WorkspaceServer(workspace, port=args.port, quiet=False) as server:
+            print(f"Open {server.url}/ in your browser: the local workspace (Ctrl-C to stop).", file=out)
+            print(
+                f"ack-handler's Function URL is served there too: {server.url}/email, /slack/actions\n",
+                file=out,
+            )
+            for sent in reversed(workspace.outbox()):
+                print(f"--- {sent.subject} (to {sent.to})", file=out)
+                for label, path in re.findall(r"^(Renew|Snooze|Ack only): (\S+)", sent.text, re.M):
+                    print(f"  {label + ':':<10} {server.url}{path}", file=out)
             out.flush()
             try:
                 while not (stop and stop.is_set()):

@@ -47,3 +47,18 @@ def modal_submission(view: dict[str, Any], picked: str | None, user: str) -> dic
     payload["view"].update(callback_id=view["callback_id"], private_metadata=view["private_metadata"])
     payload["view"]["state"]["values"]["date"]["picked"]["selected_date"] = picked
     return payload
+
+
+def view_submission(view: dict[str, Any], values: dict[str, Any], user: str) -> dict[str, Any]:
+    """A view_submission payload for any modal, with `values` as Slack's `view.state.values`."""
+    payload = copy.deepcopy(_fixture("view_submission.json"))
+    payload["user"]["id"] = user
+    payload["view"].update(
+        id=view.get("id", payload["view"]["id"]),
+        callback_id=view.get("callback_id", ""),
+        private_metadata=view.get("private_metadata", ""),
+        title=view.get("title", payload["view"]["title"]),
+        blocks=view.get("blocks", []),
+        state={"values": values},
+    )
+    return payload

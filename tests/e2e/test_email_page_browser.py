@@ -4,16 +4,14 @@ second submit from the same page is refused, and an expired link says so.
 
 The browser talks to the real ack-handler through FunctionUrlServer, a local stand-in for the Lambda
 Function URL, on a LocalCloud (moto + fake Slack + fake Google). Needs Debian's chromium and
-chromium-driver: skipped without them locally, a failure in CI (which installs them)."""
+chromium-driver (the `browser` fixture is in conftest.py): skipped without them locally, a failure in CI
+(which installs them)."""
 
 from __future__ import annotations
 
 import email
 import json
-import os
 import re
-import shutil
-import tempfile
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from email import policy
@@ -22,8 +20,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support import expected_conditions
@@ -35,8 +31,6 @@ from opskit.signed_links import sign
 
 pytestmark = pytest.mark.e2e
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 SETTINGS = {"timezone": "Europe/London", "admin": "ops@acme.example"}
 SHEET = (
@@ -44,42 +38,6 @@ SHEET = (
     "ACME-002,Public liability insurance,insurance,2026-12-15,U04FIN0001,li@acme.example,1 year,2025-12-15\n"
 )
 WAIT_SECONDS = 10
-MISSING = "chromium and chromium-driver are not installed (apt-get install -y chromium chromium-driver)"
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[WebDriver]:
-    if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
-        if os.environ.get("CI"):
-            pytest.fail(f"{MISSING}: CI must install them", pytrace=False)
-        pytest.skip(MISSING)
-    profile = tempfile.mkdtemp(prefix="ew-chromium-")
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for flag in (
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--disable-dev-shm-usage",
-        "--lang=en-US",  # the date input's keyboard order is the locale's: mm/dd/yyyy
-        "--window-size=800,600",
-        f"--user-data-dir={profile}",
-    ):
-        options.add_argument(flag)
-    options.add_experimental_option("prefs", {"intl.accept_languages": "en-US"})
-    # An explicit driver path: Selenium Manager would try to download one, and there is no network.
-    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
-    driver.set_page_load_timeout(WAIT_SECONDS)
-    try:
-        yield driver
-    finally:
-        driver.quit()
-        shutil.rmtree(profile, ignore_errors=True)
 
 
 @pytest.fixture

@@ -94,6 +94,17 @@ def test_chat_update_changes_the_posted_message_and_needs_the_real_channel(fake)
     assert error.response["error"] == "message_not_found"
 
 
+def test_posted_lists_every_message_as_it_stands_now_in_posting_order(fake):
+    client = _client(fake)
+    first = client.chat_postMessage(channel="U0ANN", text="Renew?", blocks=BLOCKS)
+    client.chat_postMessage(channel="C0DIGEST", text="Digest")
+    client.chat_update(channel=first["channel"], ts=first["ts"], text="Renewed", blocks=[])
+    assert [(channel, m["text"]) for channel, m in fake.posted()] == [
+        ("D0ANN", "Renewed"),
+        ("C0DIGEST", "Digest"),
+    ]
+
+
 def test_views_open_and_update_and_ephemeral_messages(fake):
     client = _client(fake)
     view = {"type": "modal", "title": {"type": "plain_text", "text": "Renew"}, "blocks": []}
