@@ -74,3 +74,22 @@ class StateTable:
                 "expires_at": {"N": str(int((now + keep).timestamp()))},
             },
         )
+
+    def rows(self, pk: str) -> list[tuple[str, Done]]:
+        """(sk, what was recorded) of every row under `pk`, by sk (a Query, paged): pending work that
+        a scheduled job picks up again after a crash."""
+        found: list[tuple[str, Done]] = []
+        params: dict[str, Any] = {
+            "TableName": self.table,
+            "KeyConditionExpression": "pk = :pk",
+            "ExpressionAttributeValues": {":pk": {"S": pk}},
+            "ConsistentRead": True,
+        }
+        while True:
+            page = self.client.query(**params)
+            for row in page.get("Items", []):
+                done = Done(datetime.fromisoformat(row["at"]["S"]), json.loads(row["data"]["S"]))
+                found.append((row["sk"]["S"], done))
+            if not page.get("LastEvaluatedKey"):
+                return found
+            params["ExclusiveStartKey"] = page["LastEvaluatedKey"]
