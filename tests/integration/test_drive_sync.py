@@ -279,3 +279,11 @@ def test_no_admin_configured_fails_loudly(cloud: LocalCloud) -> None:
 
     with pytest.raises(AdminUnreachable, match="set /ew/config/admin to a Slack user ID or an email"):
         cloud.drive_sync()
+
+
+def test_the_sample_scheduler_event_runs_the_handler(cloud: LocalCloud) -> None:
+    from ew_local.cloud import ROOT, LambdaContext
+
+    event = json.loads((ROOT / "events" / "drive_sync" / "scheduled.json").read_text())
+    report = cloud.drive_sync_handler(event, LambdaContext("ew-drive-sync", 1024))
+    assert report["written"] == ["registry.csv", "problems.json", "rules.txt", "voice.txt"]
