@@ -189,6 +189,7 @@ class LocalCloud:
         self.ack_handler_module = load_handler("ack_handler")
         self.ack_handler = self.ack_handler_module.handler
         self.drive_sync_handler = load_handler("drive_sync").handler
+        self.calendar_sync_handler = load_handler("calendar_sync").handler
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -282,6 +283,13 @@ class LocalCloud:
         """One run of drive-sync, as its 15-minute schedule starts it."""
         result: dict[str, Any] = self.drive_sync_handler(
             {"scheduled_time": datetime.now(UTC).isoformat()}, LambdaContext(f"{PREFIX}-drive-sync", 1024)
+        )
+        return result
+
+    def calendar_sync(self) -> dict[str, Any]:
+        """One run of calendar-sync, as its hourly schedule starts it."""
+        result: dict[str, Any] = self.calendar_sync_handler(
+            {"scheduled_time": datetime.now(UTC).isoformat()}, LambdaContext(f"{PREFIX}-calendar-sync")
         )
         return result
 

@@ -9,6 +9,7 @@ serialisation and its retry handlers. Faults (ok:false, 5xx, 429, slowness) can 
 from __future__ import annotations
 
 import contextlib
+import copy
 import json
 import re
 import textwrap
@@ -78,6 +79,13 @@ class FakeSlack(LoopbackServer):
         """A posted message as it stands now, after any chat.update."""
         with self._lock:
             return self._messages.get((channel, ts))
+
+    def in_channel(self, channel: str) -> list[Params]:
+        """The messages posted to `channel` as they stand now (after any chat.update), oldest first,
+        each with its "ts"."""
+        with self._lock:
+            found = [copy.deepcopy(m) for (where, _), m in self._messages.items() if where == channel]
+        return sorted(found, key=lambda message: float(message["ts"]))
 
     def reset(self) -> None:
         """Forgets calls, scripted faults, delays, messages and views; keeps the user directory."""

@@ -27,6 +27,7 @@ SENDER_IDENTITY = "arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:id
 FUNCTIONS = [
     # logical ID, name, code, memory, timeout, schedule
     ("DriveSyncFunction", "drive-sync", "src/drive_sync/", 1024, 120, "rate(15 minutes)"),
+    ("CalendarSyncFunction", "calendar-sync", "src/calendar_sync/", 256, 60, "rate(1 hour)"),
 ]
 
 
@@ -95,7 +96,9 @@ def test_lasting_failures_alarm_but_one_bad_minute_at_google_does_not(function: 
     assert alarm["AlarmActions"] == [{"Ref": "CostAlarmTopic"}]
 
 
-@pytest.mark.parametrize(("function", "app"), [("DriveSyncFunction", "drive_sync")])
+@pytest.mark.parametrize(
+    ("function", "app"), [("DriveSyncFunction", "drive_sync"), ("CalendarSyncFunction", "calendar_sync")]
+)
 def test_every_environment_variable_the_handler_reads_is_set(function: str, app: str) -> None:
     wanted = _env_read_by_handler(ROOT / "src" / app / "app.py")
     assert {"EW_DRIVE_SA_SECRET", "EW_STATE_TABLE"} <= wanted
@@ -149,3 +152,12 @@ def test_the_sync_functions_read_the_service_account_and_the_slack_token_only(fu
     # The admin's fallback email: as the configured sender, never any identity.
     ses = [s["Resource"] for s in _role_statements(role) if "ses:SendRawEmail" in _as_list(s["Action"])]
     assert ses == [{"Fn::Sub": SENDER_IDENTITY}]
+
+
+def test_calendar_sync_touches_the_state_table_and_nothing_else_of_ours() -> None:
+    role = _role_of("CalendarSyncFunction")
+    assert _actions_on(role, _table("StateTable"), "dynamodb:") == {
+        "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:Query"
+    }  # fmt: skip
+    services = {a.split(":")[0] for s in _role_statements(role) for a in _as_list(s["Action"])}
+    assert services == {"logs", "dynamodb", "secretsmanager", "ses", "ssm", "sqs"}
