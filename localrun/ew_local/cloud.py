@@ -279,6 +279,11 @@ class LocalCloud:
         if voice is not None:
             self.google.add_doc(VOICE_DOC_ID, voice)
 
+    def publish_calendar(self, calendar_id: str, events: list[dict[str, Any]]) -> None:
+        """Put events (as the Calendar API shows them) in a calendar of the Google stand-in."""
+        for event in events:
+            self.google.put_event(calendar_id, event)
+
     def drive_sync(self) -> dict[str, Any]:
         """One run of drive-sync, as its 15-minute schedule starts it."""
         result: dict[str, Any] = self.drive_sync_handler(

@@ -25,6 +25,7 @@ from ew_local.slack_payloads import button_click, modal_submission
 # Who the example's email owners are in Slack: users.lookupByEmail finds them, so they get DMs.
 EXAMPLE_SLACK_USERS = {"ops@acme.example": "U04OPS0001"}
 CLICK_ITEM, CLICK_USER = "ACME-002", "U04FIN0001"  # the public liability insurance, and its owner
+CALENDAR_ID, INTAKE_CHANNEL, APPROVER = "team@acme.example", "C04INTAKE1", "U04BOSS001"
 
 
 def _rule(out: TextIO, title: str) -> None:
@@ -156,7 +157,8 @@ def run_demo(args: argparse.Namespace, out: TextIO) -> int:
         return 1
     tz = ZoneInfo(args.timezone)
     day: date = args.date
-    settings = {"timezone": args.timezone, "holidays": args.holidays, "admin": args.admin}
+    settings = {"timezone": args.timezone, "holidays": args.holidays, "admin": args.admin,
+                "calendar_ids": CALENDAR_ID, "intake_channel": INTAKE_CHANNEL}  # fmt: skip
 
     with LocalCloud(settings, slack_users=EXAMPLE_SLACK_USERS) as cloud:
         _rule(out, f"1. drive-sync mirrors {example}/ from Google into the registry and rules buckets")
@@ -198,4 +200,34 @@ def run_demo(args: argparse.Namespace, out: TextIO) -> int:
 
         _rule(out, "6. Pings recorded in ew-pings")
         _show_pings(cloud, out)
+
+        calendar = example / "calendar.json"
+        if calendar.is_file():
+            _rule(out, f"7. calendar-sync: an event tagged #expires in {CALENDAR_ID} becomes a proposal")
+            _calendar_proposal(cloud, json.loads(calendar.read_text(encoding="utf-8")), out)
     return 0
+
+
+def _calendar_proposal(cloud: LocalCloud, events: list[dict[str, Any]], out: TextIO) -> None:
+    """The calendar's events go into the Google stand-in; calendar-sync proposes the tagged one in the
+    intake channel; Approve (through the real ack-handler) appends it to the sheet; drive-sync mirrors it."""
+    cloud.publish_calendar(CALENDAR_ID, events)
+    report = cloud.calendar_sync()
+    print(f"calendar-sync read {report['events']} events and proposed {len(report['proposed'])}.", file=out)
+    cards = cloud.slack.in_channel(INTAKE_CHANNEL)
+    if not cards:
+        return
+    card = cards[-1]
+    print(f"\n--- Slack card in {INTAKE_CHANNEL} ---", file=out)
+    print(render_card(card), file=out)
+    message = {"channel": INTAKE_CHANNEL, "ts": card["ts"], "text": card["text"], "blocks": card["blocks"]}
+    answer = cloud.slack_click(button_click(message, "proposal_approve", APPROVER))
+    print(f"\n{APPROVER} clicks Approve: answered {answer['statusCode']}", file=out)
+    print("\n--- the card now reads ---", file=out)
+    print(render_card(cloud.slack.in_channel(INTAKE_CHANNEL)[-1]), file=out)
+    header, *rows = cloud.sheet_rows()
+    added = dict(zip(header, rows[-1], strict=False))
+    print("\n--- the registry sheet's new row (Google Sheets stand-in) ---", file=out)
+    print("  " + ", ".join(f"{k}: {v}" for k, v in added.items() if v), file=out)
+    written = _listed(cloud.drive_sync()["written"])
+    print(f"\ndrive-sync, 15 minutes later, wrote {written}: the watcher now watches it too.", file=out)
