@@ -57,5 +57,11 @@ bench: setup
 bench-ack: setup
 	$(UV) run python benchmarks/ack_handler.py $(ARGS)
 
+# drive-sync over a 100,000-row sheet served by the Google stand-in, each run the real handler in a fresh
+# interpreter (first sync, unchanged, one cell changed). About 3 minutes; see benchmarks/README.md.
+.PHONY: bench-drive-sync
+bench-drive-sync: setup
+	$(UV) run python benchmarks/drive_sync.py $(ARGS)
+
 clean:
 	rm -rf .venv .aws-sam .pytest_cache .mypy_cache .ruff_cache
