@@ -170,9 +170,9 @@ def run_child(name: str, env: dict[str, str], meter: dict[str, float], profile: 
 
 def measure(rows: int, profile: bool) -> tuple[list[Run], int]:
     sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from daily_tick import RULES_TEXT, make_registry  # the tick benchmark's generated registry
     from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 
+    from daily_tick import RULES_TEXT, make_registry  # the tick benchmark's generated registry
     from ew_local import fake_google
     from ew_local.cloud import SHEET_ID, SHEET_TAB, LocalCloud
 
@@ -187,7 +187,7 @@ def measure(rows: int, profile: bool) -> tuple[list[Run], int]:
         meter["bytes"] += len(json.dumps(answer))
         return answer
 
-    fake_google.FakeGoogle._values_get = metered  # type: ignore[method-assign]
+    fake_google.FakeGoogle._values_get = metered
     voice = "[first_alert]\nHeads up: {item} runs out on {expiry_date}.\n"
     settings = {"timezone": "Europe/London", "admin": "ops@acme.example"}
     runs: list[Run] = []
@@ -226,8 +226,8 @@ def report(rows: int, size: int, runs: list[Run]) -> str:
     ]
     for r in runs:
         lines.append(
-            f"| {r.name} | {r.wall_s:.1f} s | {r.cpu_s:.1f} s | {r.fake_google_s:.1f} s | {r.answer_mb:.1f} MB | "
-            f"{r.maxrss_mb:.0f} MB | {', '.join(r.written) or 'nothing'} |"
+            f"| {r.name} | {r.wall_s:.1f} s | {r.cpu_s:.1f} s | {r.fake_google_s:.1f} s | "
+            f"{r.answer_mb:.1f} MB | {r.maxrss_mb:.0f} MB | {', '.join(r.written) or 'nothing'} |"
         )
     lines += ["", "Phases of each run (inside the handler, wall time):"]
     for r in runs:
