@@ -189,6 +189,10 @@ class LocalCloud:
         self.ack_handler_module = load_handler("ack_handler")
         self.ack_handler = self.ack_handler_module.handler
         self.drive_sync_handler = load_handler("drive_sync").handler
+        # Powertools keeps metric values class-wide and, disabled, never flushes them; at 100 values of
+        # one metric it prints them anyway. Forget them when this cloud goes, so a later run in the
+        # same process (the test suite) does not print another's metrics into its output.
+        self._stack.callback(_forget_metrics)
         self.calendar_sync_handler = load_handler("calendar_sync").handler
         return self
 
@@ -431,6 +435,12 @@ class LocalCloud:
         backend = ses_backends[ACCOUNT][REGION]
         return [{"source": m.source, "destinations": m.destinations, "raw_data": m.raw_data}
                 for m in backend.sent_messages]  # fmt: skip
+
+
+def _forget_metrics() -> None:
+    from aws_lambda_powertools import Metrics
+
+    Metrics().clear_metrics()
 
 
 def _cells(table: Table, values: Mapping[str, str]) -> list[str]:
