@@ -98,6 +98,11 @@ bench-ack: setup
 # fresh interpreters, median of ARGS --runs). Builds first. See benchmarks/README.md.
 bench-imports: build
 	$(UV) run python benchmarks/handler_imports.py --python "$(PYTHON313)" $(ARGS)
+# drive-sync over a 100,000-row sheet served by the Google stand-in, each run the real handler in a fresh
+# interpreter (first sync, unchanged, one cell changed). About 3 minutes; see benchmarks/README.md.
+.PHONY: bench-drive-sync
+bench-drive-sync: setup
+	$(UV) run python benchmarks/drive_sync.py $(ARGS)
 
 clean:
 	rm -rf .venv .aws-sam .pytest_cache .mypy_cache .ruff_cache

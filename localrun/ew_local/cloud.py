@@ -12,6 +12,7 @@ on-failure destination, the dispatch DLQ.
 from __future__ import annotations
 
 import base64
+import csv
 import importlib.util
 import io
 import json
@@ -72,6 +73,8 @@ NAMES = {
 SIGNING_SECRET = "local-slack-signing-secret"
 SHEET_ID = "local-registry-sheet"
 SHEET_TAB = "Registry"
+RULES_DOC_ID = "local-rules-doc"  # the Google Docs drive-sync mirrors (see publish())
+VOICE_DOC_ID = "local-voice-doc"
 _AT = re.compile(r"at\((\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)\)")
 # As template.yaml's DispatchFunction has them (tests/unit/test_sam_template.py keeps them in step).
 DISPATCH_TIMEOUT = 30  # seconds
@@ -253,6 +256,8 @@ class LocalCloud:
         dispatch_module.clock = self._clock
         self.ack_handler_module = load_handler("ack_handler")
         self.ack_handler = _keep_stdout(self.ack_handler_module)
+        self.drive_sync_handler = _keep_stdout(load_handler("drive_sync"))
+        self.calendar_sync_handler = _keep_stdout(load_handler("calendar_sync"))
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -279,8 +284,11 @@ class LocalCloud:
         )
         for bucket in (NAMES["EW_REGISTRY_BUCKET"], NAMES["EW_RULES_BUCKET"]):
             self.s3.create_bucket(Bucket=bucket)
+            # As template.yaml has them: every write of a mirrored doc is a version.
+            self.s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
         ssm = boto3.client("ssm")
-        defaults = {"sender": SENDER, "registry_sheet_id": SHEET_ID, "registry_sheet_tab": SHEET_TAB}
+        defaults = {"sender": SENDER, "registry_sheet_id": SHEET_ID, "registry_sheet_tab": SHEET_TAB,
+                    "rules_doc_id": RULES_DOC_ID, "voice_doc_id": VOICE_DOC_ID}  # fmt: skip
         for name, value in {**defaults, **self.settings}.items():
             ssm.put_parameter(Name=f"{NAMES['EW_CONFIG_PATH']}{name}", Value=value, Type="String")
         secrets = boto3.client("secretsmanager")
@@ -334,6 +342,59 @@ class LocalCloud:
         for key, body in ((RULES_KEY, rules), (VOICE_KEY, voice)):
             if body is not None:
                 self.s3.put_object(Bucket=NAMES["EW_RULES_BUCKET"], Key=key, Body=body)
+
+    # -- drive-sync: the sheet and docs in Google, mirrored by the real handler ------------------------
+
+    def publish(self, registry: bytes, rules: str | None = None, voice: str | None = None) -> None:
+        """Put the registry sheet (CSV bytes, rows kept as they are, blank ones too) and the rules and
+        voice docs in the Google stand-in, where drive-sync reads them; as someone editing them would."""
+        text = registry.decode("utf-8-sig")
+        self.google.add_sheet(SHEET_ID, SHEET_TAB, list(csv.reader(io.StringIO(text, newline=""))))
+        if rules is not None:
+            self.google.add_doc(RULES_DOC_ID, rules)
+        if voice is not None:
+            self.google.add_doc(VOICE_DOC_ID, voice)
+
+    def publish_calendar(self, calendar_id: str, events: list[dict[str, Any]]) -> None:
+        """Put events (as the Calendar API shows them) in a calendar of the Google stand-in."""
+        for event in events:
+            self.google.put_event(calendar_id, event)
+
+    def drive_sync(self) -> dict[str, Any]:
+        """One run of drive-sync, as its 15-minute schedule starts it."""
+        result: dict[str, Any] = self.drive_sync_handler(
+            {"scheduled_time": datetime.now(UTC).isoformat()},
+            LambdaContext(f"{PREFIX}-drive-sync", 1024, timeout_seconds=120),
+        )
+        return result
+
+    def calendar_sync(self) -> dict[str, Any]:
+        """One run of calendar-sync, as its hourly schedule starts it."""
+        result: dict[str, Any] = self.calendar_sync_handler(
+            {"scheduled_time": datetime.now(UTC).isoformat()}, LambdaContext(f"{PREFIX}-calendar-sync")
+        )
+        return result
+
+    def versions(self, key: str) -> int:
+        """How many times `key` was written to its source bucket (the buckets are versioned)."""
+        bucket = (
+            NAMES["EW_REGISTRY_BUCKET"]
+            if key in (REGISTRY_KEY, "problems.json")
+            else NAMES["EW_RULES_BUCKET"]
+        )
+        listed = self.s3.list_object_versions(Bucket=bucket, Prefix=key)
+        return sum(1 for version in listed.get("Versions", []) if version["Key"] == key)
+
+    def read_source(self, key: str) -> bytes | None:
+        bucket = (
+            NAMES["EW_REGISTRY_BUCKET"]
+            if key in (REGISTRY_KEY, "problems.json")
+            else NAMES["EW_RULES_BUCKET"]
+        )
+        try:
+            return bytes(self.s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+        except self.s3.exceptions.NoSuchKey:
+            return None
 
     # -- the daily path -----------------------------------------------------------------------------
 

@@ -1,7 +1,8 @@
 """`ew demo`: the main job on the bundled example, end to end through the real handlers.
 
-Mirror the sheet and docs into the in-process AWS stand-in, run daily-tick, route its events to
-dispatch, and show every Slack card and email as the owner would see it, then the pings recorded.
+drive-sync mirrors the sheet and docs from the Google stand-in into the in-process AWS stand-in (and
+keeps a mistyped rules doc out), daily-tick runs, its events go to dispatch, and every Slack card and
+email is shown as the owner would see it, then the pings recorded.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any, TextIO
 from zoneinfo import ZoneInfo
 
 from ew.audit import AuditLog
-from ew_local.cloud import NAMES, LocalCloud
+from ew_local.cloud import NAMES, RULES_DOC_ID, LocalCloud
 from ew_local.docs import load_docs
 from ew_local.fake_slack import render_card
 from ew_local.slack_payloads import button_click, modal_submission
@@ -24,6 +25,7 @@ from ew_local.slack_payloads import button_click, modal_submission
 # Who the example's email owners are in Slack: users.lookupByEmail finds them, so they get DMs.
 EXAMPLE_SLACK_USERS = {"ops@acme.example": "U04OPS0001"}
 CLICK_ITEM, CLICK_USER = "ACME-002", "U04FIN0001"  # the public liability insurance, and its owner
+CALENDAR_ID, INTAKE_CHANNEL, APPROVER = "team@acme.example", "C04INTAKE1", "U04BOSS001"
 
 
 def _rule(out: TextIO, title: str) -> None:
@@ -88,6 +90,46 @@ def _renew_click(cloud: LocalCloud, out: TextIO) -> None:
         print(f"  {column}: {before.get(column, '')} -> {after.get(column, '')}", file=out)
 
 
+def _drive_sync(cloud: LocalCloud, example: Path, out: TextIO) -> None:
+    """The example's sheet and docs go into the Google stand-in; the real drive-sync reads them."""
+    cloud.publish(
+        (example / "registry.csv").read_bytes(),
+        (example / "rules.txt").read_text(encoding="utf-8"),
+        (example / "voice.txt").read_text(encoding="utf-8"),
+    )
+    written = _listed(cloud.drive_sync()["written"])
+    print(f"drive-sync read the sheet and both docs through the Google APIs and wrote {written}.", file=out)
+
+
+def _listed(keys: list[str]) -> str:
+    return ", ".join(keys[:-1]) + f" and {keys[-1]}" if len(keys) > 1 else (keys[0] if keys else "nothing")
+
+
+def _broken_rules(cloud: LocalCloud, rules: str, out: TextIO) -> None:
+    """A typo in the rules doc is kept out (the last good rules stay in force) and the admin hears of
+    it once; put right, it is in force again and the admin hears that too."""
+    broken = rules.replace("days before", "days befor", 1) if "days before" in rules else rules + "\nx: y\n"
+    cloud.google.add_doc(RULES_DOC_ID, broken)
+    seen = len(cloud.slack.messages())
+    report = cloud.drive_sync()
+    cloud.drive_sync()  # 15 minutes later: still broken, and nobody is told twice
+    print("\nSomeone mistypes the rules doc. drive-sync, twice:", file=out)
+    print(f"kept out: {_listed(report['kept_out'])}; the last good rules stay in force.", file=out)
+    _show_admin(cloud, seen, out)
+    cloud.google.add_doc(RULES_DOC_ID, rules)
+    seen = len(cloud.slack.messages())
+    report = cloud.drive_sync()
+    print(f"\nPut right. drive-sync wrote {_listed(report['written'])}: that version is in force already.",
+          file=out)  # fmt: skip
+    _show_admin(cloud, seen, out)
+
+
+def _show_admin(cloud: LocalCloud, seen: int, out: TextIO) -> None:
+    for params in cloud.slack.messages()[seen:]:
+        print(f"\n--- Slack DM to {params.get('channel')} (the admin) ---", file=out)
+        print(render_card(params), file=out)
+
+
 def _sheet_row(cloud: LocalCloud, item_id: str) -> dict[str, str]:
     header, *rows = cloud.sheet_rows()
     return next((dict(zip(header, row, strict=False)) for row in rows if row and row[0] == item_id), {})
@@ -115,21 +157,19 @@ def run_demo(args: argparse.Namespace, out: TextIO) -> int:
         return 1
     tz = ZoneInfo(args.timezone)
     day: date = args.date
-    settings = {"timezone": args.timezone, "holidays": args.holidays, "admin": args.admin}
+    settings = {"timezone": args.timezone, "holidays": args.holidays, "admin": args.admin,
+                "calendar_ids": CALENDAR_ID, "intake_channel": INTAKE_CHANNEL}  # fmt: skip
 
     with LocalCloud(settings, slack_users=EXAMPLE_SLACK_USERS) as cloud:
-        _rule(out, f"1. Mirror {example}/ into the registry and rules buckets (what drive-sync does)")
-        cloud.mirror(
-            (example / "registry.csv").read_bytes(),
-            (example / "rules.txt").read_bytes(),
-            (example / "voice.txt").read_bytes(),
-        )
+        _rule(out, f"1. drive-sync mirrors {example}/ from Google into the registry and rules buckets")
+        _drive_sync(cloud, example, out)
         active = sum(1 for i in docs.registry.items if i.status == "active")
         print(f"registry.csv: {active} active items; rules.txt and voice.txt parse cleanly.", file=out)
         for problem in docs.problems:
             print(f"skipped: {problem}", file=out)
+        _broken_rules(cloud, (example / "rules.txt").read_text(encoding="utf-8"), out)
 
-        seen = {"slack": 0, "email": 0}
+        seen = {"slack": len(cloud.slack.messages()), "email": len(cloud.sent_emails())}
         now = datetime.combine(day, time(8, 0), tz)
         _rule(out, f"2. daily-tick at {now:%a %d %b %Y %H:%M %Z}, its events routed to dispatch")
         report, outcomes = cloud.tick(now)
@@ -160,4 +200,34 @@ def run_demo(args: argparse.Namespace, out: TextIO) -> int:
 
         _rule(out, "6. Pings recorded in ew-pings")
         _show_pings(cloud, out)
+
+        calendar = example / "calendar.json"
+        if calendar.is_file():
+            _rule(out, f"7. calendar-sync: an event tagged #expires in {CALENDAR_ID} becomes a proposal")
+            _calendar_proposal(cloud, json.loads(calendar.read_text(encoding="utf-8")), out)
     return 0
+
+
+def _calendar_proposal(cloud: LocalCloud, events: list[dict[str, Any]], out: TextIO) -> None:
+    """The calendar's events go into the Google stand-in; calendar-sync proposes the tagged one in the
+    intake channel; Approve (through the real ack-handler) appends it to the sheet; drive-sync mirrors it."""
+    cloud.publish_calendar(CALENDAR_ID, events)
+    report = cloud.calendar_sync()
+    print(f"calendar-sync read {report['events']} events and proposed {len(report['proposed'])}.", file=out)
+    cards = cloud.slack.in_channel(INTAKE_CHANNEL)
+    if not cards:
+        return
+    card = cards[-1]
+    print(f"\n--- Slack card in {INTAKE_CHANNEL} ---", file=out)
+    print(render_card(card), file=out)
+    message = {"channel": INTAKE_CHANNEL, "ts": card["ts"], "text": card["text"], "blocks": card["blocks"]}
+    answer = cloud.slack_click(button_click(message, "proposal_approve", APPROVER))
+    print(f"\n{APPROVER} clicks Approve: answered {answer['statusCode']}", file=out)
+    print("\n--- the card now reads ---", file=out)
+    print(render_card(cloud.slack.in_channel(INTAKE_CHANNEL)[-1]), file=out)
+    header, *rows = cloud.sheet_rows()
+    added = dict(zip(header, rows[-1], strict=False))
+    print("\n--- the registry sheet's new row (Google Sheets stand-in) ---", file=out)
+    print("  " + ", ".join(f"{k}: {v}" for k, v in added.items() if v), file=out)
+    written = _listed(cloud.drive_sync()["written"])
+    print(f"\ndrive-sync, 15 minutes later, wrote {written}: the watcher now watches it too.", file=out)

@@ -10,8 +10,14 @@ It issues OAuth tokens at `/token` (the service account's `token_uri`, JWT-beare
 API calls only with a token it issued (else 401). Implemented: Sheets v4 spreadsheets.get, values.get,
 values.batchUpdate, values.append over an in-memory grid per spreadsheet and tab. Cells hold text as
 written: USER_ENTERED drops a leading apostrophe, as Sheets does, but dates and numbers are not
-reformatted to a locale the way Sheets would display them. Faults (an HTTP error
-status, slowness) can be scripted per path fragment.
+reformatted to a locale the way Sheets would display them. Drive v3 files.export (text/plain) of
+Google Docs held as text, answered as Google does: UTF-8 with a byte order mark and CRLF line ends.
+Calendar v3 events.list with real incremental-sync semantics: a full read returns the live events and
+a nextSyncToken; a read with that token returns only what changed since (cancelled events as
+`{"id", "status": "cancelled"}`); pages of `maxResults`; an expired token answers 410
+fullSyncRequired. A document or calendar can be unshared from the service account (Sheets answers
+403, Drive and Calendar 404, as Google does). Faults (an HTTP error status with an optional reason,
+slowness) can be scripted per path fragment.
 
 Endpoints: with `client_options={"api_endpoint": ...}` googleapiclient drops the API's servicePath, so
 Sheets (servicePath "") uses `fake.url`, while Drive v3 and Calendar v3 will need
@@ -83,6 +89,7 @@ class _Fault:
     status: int
     times: int
     message: str
+    reason: str = ""
 
 
 @dataclass
@@ -95,7 +102,8 @@ class _Delay:
 @dataclass
 class _Answer:
     status: int
-    body: Any
+    body: Any  # JSON, or bytes sent as they are
+    content_type: str = "application/json; charset=UTF-8"
 
 
 @dataclass
@@ -105,10 +113,21 @@ class _Tab:
 
 
 class _ApiError(Exception):
-    def __init__(self, status: int, message: str):
+    def __init__(self, status: int, message: str, reason: str = ""):
         super().__init__(message)
         self.status = status
         self.message = message
+        self.reason = reason
+
+
+@dataclass
+class _Calendar:
+    """Events by id, each with the change number that last touched it; sync tokens name a change
+    number, and tokens below `oldest_token` have expired."""
+
+    events: dict[str, tuple[int, dict[str, Any]]] = field(default_factory=dict)
+    changes: int = 0
+    oldest_token: int = 0
 
 
 Route = tuple[str, "re.Pattern[str]", Callable[[dict[str, str], Call], Any]]
@@ -124,6 +143,9 @@ class FakeGoogle(LoopbackServer):
         self._delays: list[_Delay] = []
         self._books: dict[str, dict[str, _Tab]] = {}  # spreadsheet ID -> tab title -> tab (in tab order)
         self._tokens: dict[str, str] = {}  # access token -> the service account email it was issued to
+        self._docs: dict[str, str] = {}  # Google Doc file ID -> its text
+        self._calendars: dict[str, _Calendar] = {}
+        self._unshared: set[str] = set()  # spreadsheet, file and calendar IDs the account cannot see
         self._keys: dict[str, Any] = {}  # service account email -> RSA public key, to check JWT signatures
         self._counter = 0
         self._routes = self._route_table()
@@ -160,6 +182,60 @@ class FakeGoogle(LoopbackServer):
         with self._lock:
             return list(self._books[spreadsheet_id])
 
+    # -- the docs and calendars ------------------------------------------------------------------
+
+    def add_doc(self, file_id: str, text: str) -> None:
+        """Adds a Google Doc, or replaces its text (as someone editing it would)."""
+        with self._lock:
+            self._docs[file_id] = text
+
+    def doc_text(self, file_id: str) -> str:
+        with self._lock:
+            return self._docs[file_id]
+
+    def put_event(self, calendar_id: str, event: dict[str, Any]) -> dict[str, Any]:
+        """Adds or replaces (by "id") an event, as the calendar's owner would; returns it as stored,
+        with the fields Google adds (status, htmlLink, updated, ...)."""
+        with self._lock:
+            calendar = self._calendars.setdefault(calendar_id, _Calendar())
+            calendar.changes += 1
+            event_id = str(event.get("id") or f"evt{self._next():06d}")
+            eid = base64.urlsafe_b64encode(f"{event_id} {calendar_id}".encode()).decode().rstrip("=")
+            stored = {
+                "kind": "calendar#event",
+                "etag": f'"{calendar.changes:016d}"',
+                "status": "confirmed",
+                "htmlLink": f"https://www.google.com/calendar/event?eid={eid}",
+                **copy.deepcopy(event),
+                "id": event_id,
+                "updated": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime()),
+            }
+            calendar.events[event_id] = (calendar.changes, stored)
+            return copy.deepcopy(stored)
+
+    def cancel_event(self, calendar_id: str, event_id: str) -> None:
+        """Deletes an event: later incremental reads return it as cancelled."""
+        with self._lock:
+            calendar = self._calendars[calendar_id]
+            calendar.changes += 1
+            calendar.events[event_id] = (calendar.changes, {"kind": "calendar#event", "id": event_id,
+                                                             "status": "cancelled"})  # fmt: skip
+
+    def expire_sync_tokens(self, calendar_id: str) -> None:
+        """Every sync token issued so far for the calendar answers 410 (Google does this now and then)."""
+        with self._lock:
+            calendar = self._calendars.setdefault(calendar_id, _Calendar())
+            calendar.oldest_token = calendar.changes + 1
+
+    def unshare(self, resource_id: str) -> None:
+        """The service account loses access to this spreadsheet, doc or calendar."""
+        with self._lock:
+            self._unshared.add(resource_id)
+
+    def share(self, resource_id: str) -> None:
+        with self._lock:
+            self._unshared.discard(resource_id)
+
     # -- inspection ------------------------------------------------------------------------------
 
     def calls(self, path_fragment: str | None = None) -> list[Call]:
@@ -185,12 +261,20 @@ class FakeGoogle(LoopbackServer):
 
     # -- scripting -------------------------------------------------------------------------------
 
-    def fail(self, path_fragment: str, status: int = 500, times: int = 1, message: str | None = None) -> None:
+    def fail(
+        self,
+        path_fragment: str,
+        status: int = 500,
+        times: int = 1,
+        message: str | None = None,
+        reason: str = "",
+    ) -> None:
         """The next `times` requests whose decoded path contains `path_fragment` (e.g. "values:append",
-        "/token", "/values/") answer HTTP `status` with a Google-style error carrying `message`."""
+        "/token", "/values/") answer HTTP `status` with a Google-style error carrying `message` (and
+        `reason` in its "errors" list, as Drive and Calendar give one: "rateLimitExceeded", ...)."""
         text = message or _DEFAULT_MESSAGES.get(status, f"Error {status}")
         with self._lock:
-            self._faults.append(_Fault(path_fragment, status, times, text))
+            self._faults.append(_Fault(path_fragment, status, times, text, reason))
 
     def delay(self, path_fragment: str, seconds: float, times: int | None = None) -> None:
         """Matching requests wait `seconds` before answering: the next `times` of them, or all until
@@ -222,7 +306,7 @@ class FakeGoogle(LoopbackServer):
         if fault is not None:
             if call.path == "/token":
                 return _Answer(fault.status, {"error": "fake_fault", "error_description": fault.message})
-            return _error(fault.status, fault.message)
+            return _error(fault.status, fault.message, fault.reason)
         if call.path == "/token":
             return self._token(call)
         auth = call.headers.get("authorization", "")
@@ -237,21 +321,23 @@ class FakeGoogle(LoopbackServer):
                 params = {name: unquote(value) for name, value in match.groupdict().items()}
                 try:
                     with self._lock:
-                        return _Answer(200, handler(params, call))
+                        answer = handler(params, call)
+                    return answer if isinstance(answer, _Answer) else _Answer(200, answer)
                 except _ApiError as error:
-                    return _error(error.status, error.message)
+                    return _error(error.status, error.message, error.reason)
         return _error(404, f"fake_google has no handler for {call.method} {call.path}")
 
     def _route_table(self) -> list[Route]:
-        """(HTTP method, pattern over the still-encoded path, handler). Add Drive v3 / Calendar v3 here,
-        e.g. ("GET", r"/drive/v3/files/(?P<file_id>[^/]+)/export", self._drive_export) and
-        ("GET", r"/calendar/v3/calendars/(?P<calendar_id>[^/]+)/events", self._calendar_events)."""
+        """(HTTP method, pattern over the still-encoded path, handler)."""
         table: list[tuple[str, str, Callable[[dict[str, str], Call], Any]]] = [
             # Sheets v4
             ("GET", r"/v4/spreadsheets/(?P<id>[^/:]+)", self._spreadsheet_get),
             ("GET", r"/v4/spreadsheets/(?P<id>[^/:]+)/values/(?P<range>[^/]+)", self._values_get),
             ("POST", r"/v4/spreadsheets/(?P<id>[^/:]+)/values:batchUpdate", self._values_batch_update),
             ("POST", r"/v4/spreadsheets/(?P<id>[^/:]+)/values/(?P<range>[^/]+):append", self._values_append),
+            # Drive v3, Calendar v3
+            ("GET", r"/drive/v3/files/(?P<file_id>[^/]+)/export", self._drive_export),
+            ("GET", r"/calendar/v3/calendars/(?P<calendar_id>[^/]+)/events", self._calendar_events),
         ]
         return [(method, re.compile(pattern), handler) for method, pattern, handler in table]
 
@@ -337,7 +423,63 @@ class FakeGoogle(LoopbackServer):
         book = self._books.get(spreadsheet_id)
         if book is None:
             raise _ApiError(404, "Requested entity was not found.")
+        if spreadsheet_id in self._unshared:
+            raise _ApiError(403, "The caller does not have permission")
         return book
+
+    # -- Drive v3 --------------------------------------------------------------------------------
+
+    def _drive_export(self, params: dict[str, str], call: Call) -> _Answer:
+        file_id = params["file_id"]
+        if file_id not in self._docs or file_id in self._unshared:
+            raise _ApiError(404, f"File not found: {file_id}.", "notFound")
+        if call.query.get("mimeType") != "text/plain":
+            raise _ApiError(400, "fake_google exports text/plain only", "badRequest")
+        # As Google exports a Doc: a byte order mark, and CRLF between paragraphs.
+        text = "\ufeff" + self._docs[file_id].replace("\r\n", "\n").replace("\n", "\r\n")
+        return _Answer(200, text.encode("utf-8"), "text/plain; charset=UTF-8")
+
+    # -- Calendar v3 -----------------------------------------------------------------------------
+
+    def _calendar_events(self, params: dict[str, str], call: Call) -> Any:
+        calendar_id = params["calendar_id"]
+        calendar = self._calendars.get(calendar_id)
+        if calendar is None or calendar_id in self._unshared:
+            raise _ApiError(404, "Not Found", "notFound")
+        query = call.query
+        size = max(1, min(int(query.get("maxResults") or 250), 2500))
+        if query.get("pageToken"):
+            page = json.loads(_b64decode(query["pageToken"]))
+            since, upto, offset, full = (
+                int(page["since"]),
+                int(page["upto"]),
+                int(page["offset"]),
+                page["full"],
+            )
+        else:
+            since, upto, offset, full = 0, calendar.changes, 0, not query.get("syncToken")
+            if not full:
+                try:
+                    since = int(json.loads(_b64decode(query["syncToken"]))["n"])
+                except (ValueError, KeyError, TypeError):
+                    raise _ApiError(400, "Invalid sync token value.", "invalid") from None
+                if since < calendar.oldest_token:
+                    raise _ApiError(410, "Sync token is no longer valid, a full sync is required.",
+                                    "fullSyncRequired")  # fmt: skip
+        changed = sorted(
+            (n, event)
+            for n, event in calendar.events.values()
+            if since < n <= upto and not (full and event["status"] == "cancelled"
+                                          and query.get("showDeleted") != "true")
+        )  # fmt: skip
+        window = [copy.deepcopy(event) for _, event in changed[offset : offset + size]]
+        answer: dict[str, Any] = {"kind": "calendar#events", "summary": calendar_id, "items": window}
+        if offset + size < len(changed):
+            token = {"since": since, "upto": upto, "offset": offset + size, "full": full}
+            answer["nextPageToken"] = base64.urlsafe_b64encode(json.dumps(token).encode()).decode()
+        else:
+            answer["nextSyncToken"] = base64.urlsafe_b64encode(json.dumps({"n": upto}).encode()).decode()
+        return answer
 
     def _spreadsheet_get(self, params: dict[str, str], call: Call) -> Any:
         book = self._book(params["id"])
@@ -458,9 +600,9 @@ class _Handler(BaseHTTPRequestHandler):
                     body = text
         call = Call(self.command, unquote(url.path), dict(parse_qsl(url.query)), body, headers)
         answer = self.owner._handle(call, url.path)
-        data = json.dumps(answer.body).encode()
+        data = answer.body if isinstance(answer.body, bytes) else json.dumps(answer.body).encode()
         self.send_response(answer.status)
-        self.send_header("Content-Type", "application/json; charset=UTF-8")
+        self.send_header("Content-Type", answer.content_type)
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
@@ -620,11 +762,15 @@ def _update_summary(
     }
 
 
-def _error(status: int, message: str) -> _Answer:
-    return _Answer(
-        status,
-        {"error": {"code": status, "message": message, "status": _STATUS_NAMES.get(status, "UNKNOWN")}},
-    )
+def _error(status: int, message: str, reason: str = "") -> _Answer:
+    error: dict[str, Any] = {
+        "code": status,
+        "message": message,
+        "status": _STATUS_NAMES.get(status, "UNKNOWN"),
+    }
+    if reason:  # Drive v3 and Calendar v3 errors carry the older "errors" list with a reason code
+        error["errors"] = [{"domain": "global", "reason": reason, "message": message}]
+    return _Answer(status, {"error": error})
 
 
 def _b64decode(text: str) -> bytes:

@@ -10,6 +10,7 @@ the call was done) can be scripted per method.
 from __future__ import annotations
 
 import contextlib
+import copy
 import json
 import re
 import textwrap
@@ -85,6 +86,13 @@ class FakeSlack(LoopbackServer):
         """(channel, message as it stands now) of every message posted, in the order posted."""
         with self._lock:
             return [(channel, dict(message)) for (channel, _), message in self._messages.items()]
+
+    def in_channel(self, channel: str) -> list[Params]:
+        """The messages posted to `channel` as they stand now (after any chat.update), oldest first,
+        each with its "ts"."""
+        with self._lock:
+            found = [copy.deepcopy(m) for (where, _), m in self._messages.items() if where == channel]
+        return sorted(found, key=lambda message: float(message["ts"]))
 
     def reset(self) -> None:
         """Forgets calls, scripted faults, delays, messages and views; keeps the user directory."""

@@ -28,6 +28,7 @@ from opskit.slack import SlackGateway, make_client
 from opskit.state import StateTable
 
 if TYPE_CHECKING:
+    from opskit.google_api import GoogleSession
     from opskit.sheets import SheetTable
 
 log = logging.getLogger(__name__)
@@ -83,6 +84,8 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "calendar_ids": _list,
     "registry_sheet_id": str,
     "registry_sheet_tab": str,
+    "rules_doc_id": str,
+    "voice_doc_id": str,
 }
 
 
@@ -201,3 +204,19 @@ def registry_sheet() -> SheetTable:
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+def google_session(scopes: list[str], timeout: float = 20) -> GoogleSession:
+    """The service account from `ew/drive/sa`, signed in lazily for `scopes` (drive-sync, calendar-sync)."""
+    from opskit.google_api import GoogleSession
+
+    name = env("EW_DRIVE_SA_SECRET", "ew/drive/sa")
+    try:
+        info = json.loads(secret(name))
+    except ValueError:
+        raise config.ConfigError(
+            f"the secret {name} is not JSON: paste the service account's JSON key file"
+        ) from None
+    if not isinstance(info, dict):
+        raise config.ConfigError(f"the secret {name} is not a service account JSON key")
+    return GoogleSession(info, scopes, endpoint=os.environ.get("EW_GOOGLE_API_URL") or None, timeout=timeout)

@@ -23,6 +23,8 @@ class Settings:
     calendar_ids: tuple[str, ...] = field(default_factory=tuple)
     registry_sheet_id: str = ""  # the Google Sheet the renew button writes back to
     registry_sheet_tab: str = ""  # its tab ("" = the first one)
+    rules_doc_id: str = ""  # the Google Doc drive-sync mirrors to rules.txt ("" = not synced)
+    voice_doc_id: str = ""  # the Google Doc drive-sync mirrors to voice.txt ("" = not synced)
 
     def calendar(self, closed: Iterable[date] = ()) -> BusinessCalendar:
         country, region = parse_holiday_region(self.holidays)

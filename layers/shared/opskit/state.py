@@ -153,6 +153,30 @@ class StateTable:
         """Store a value unconditionally (pending records such as proposals, a used link)."""
         self.client.put_item(TableName=self.table, Item=self._row(pk, sk, data, now, keep))
 
+    def rows(self, pk: str) -> list[tuple[str, Done]]:
+        """(sk, what was recorded) of every row under `pk`, by sk (a Query, paged): pending work that
+        a scheduled job picks up again after a crash."""
+        found: list[tuple[str, Done]] = []
+        params: dict[str, Any] = {
+            "TableName": self.table,
+            "KeyConditionExpression": "pk = :pk",
+            "ExpressionAttributeValues": {":pk": {"S": pk}},
+            "ConsistentRead": True,
+        }
+        while True:
+            page = self.client.query(**params)
+            for row in page.get("Items", []):
+                if row.get("state", {}).get("S", DONE) == DONE:  # a held claim is not done yet
+                    found.append((row["sk"]["S"], _done(row)))
+            if not page.get("LastEvaluatedKey"):
+                return found
+            params["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def forget(self, pk: str, sk: str) -> None:
+        """Delete a stored value (pending work that is finished). Never for a claim: a claim is
+        released, so its record survives for the attempt that takes it over."""
+        self.client.delete_item(TableName=self.table, Key={"pk": {"S": pk}, "sk": {"S": sk}})
+
     # -- plumbing ---------------------------------------------------------------------------------
 
     def _row(

@@ -1,0 +1,206 @@
+"""A renewal typed into the sheet (an item's expiry moved later while its chain is open): drive-sync
+updates the open Slack card and archives the chain; and wherever the run dies, the next one finishes
+the job without writing anything twice."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from ew import runtime
+from ew.audit import AuditLog
+from ew_local.cloud import RULES_DOC_ID, SHEET_ID, SHEET_TAB, LocalCloud
+
+ADMIN, ADMIN_SLACK = "ops@acme.example", "U04OPS0001"
+SHEET = (
+    "item_id,item,category,expiry_date,owner,renewal_term\n"
+    "A-1,Office lease,contract,2027-03-31,U04LEASE01,1 year\n"
+    "A-2,Van insurance,insurance,1 Jan 2027,U04FIN0001,1 year\n"
+)
+RULES = "[default]\nfirst alert: 60 days before\nreminder: every 14 days\nescalate: 7 days before\n"
+TICK = datetime(2026, 11, 23, 8, tzinfo=UTC)
+
+
+class Died(Exception):
+    """The process stopped here (timeout, out of memory)."""
+
+
+@pytest.fixture
+def cloud() -> Iterator[LocalCloud]:
+    with LocalCloud({"timezone": "Europe/London", "admin": ADMIN}, slack_users={ADMIN: ADMIN_SLACK}) as local:
+        local.publish(SHEET.encode(), RULES, "")
+        local.drive_sync()
+        local.tick(TICK)  # A-2 gets its first alert, a Slack card to U04FIN0001
+        yield local
+
+
+def set_expiry(cloud: LocalCloud, item_id: str, expiry: str) -> None:
+    header, *rows = cloud.sheet_rows()
+    for row in rows:
+        if row[0] == item_id:
+            row[header.index("expiry_date")] = expiry
+    cloud.google.add_sheet(SHEET_ID, SHEET_TAB, [header, *rows])
+
+
+def card(cloud: LocalCloud, item_id: str = "A-2") -> dict[str, Any]:
+    """The open card of the item's one ping, with where it is (channel, ts)."""
+    [record] = cloud.store.chain_pings(item_id)
+    assert record.message_ref
+    channel, ts = record.message_ref.split("/")
+    return {**current(cloud, {"channel": channel, "ts": ts}), "channel": channel, "ts": ts}
+
+
+def current(cloud: LocalCloud, where: dict[str, Any]) -> dict[str, Any]:
+    message = cloud.slack.message(where["channel"], where["ts"])
+    assert message is not None
+    return message
+
+
+def archived(cloud: LocalCloud, item_id: str) -> list[dict[str, Any]]:
+    rows = cloud.dynamodb.query(
+        TableName="ew-pings-archive",
+        KeyConditionExpression="item_id = :i",
+        ExpressionAttributeValues={":i": {"S": item_id}},
+    )["Items"]
+    return [{k: next(iter(v.values())) for k, v in row.items()} for row in rows]
+
+
+def die_on(key: str, *, written: bool) -> Callable[[], None]:
+    """The next S3 write of `key` kills the run: before it reaches S3 (`written` False) or right after
+    S3 took it (True). Returns the undo."""
+    s3 = runtime.client("s3")
+    armed: list[bool] = []
+
+    def on_params(params: dict[str, Any], **_: Any) -> None:
+        if params.get("Key") == key:
+            if not written:
+                raise Died(key)
+            armed.append(True)
+
+    def after_write(**_: Any) -> None:
+        if armed:
+            armed.clear()
+            raise Died(key)
+
+    s3.meta.events.register("provide-client-params.s3.PutObject", on_params)
+    s3.meta.events.register("after-call.s3.PutObject", after_write)
+
+    def undo() -> None:
+        s3.meta.events.unregister("provide-client-params.s3.PutObject", on_params)
+        s3.meta.events.unregister("after-call.s3.PutObject", after_write)
+
+    return undo
+
+
+def test_a_renewal_typed_into_the_sheet_updates_the_open_card_and_archives_the_chain(
+    cloud: LocalCloud,
+) -> None:
+    before = card(cloud)
+    assert any(block["type"] == "actions" for block in before["blocks"])
+    set_expiry(cloud, "A-2", "1 Jan 2028")
+
+    report = cloud.drive_sync()
+    assert (report["renewals"], report["archived"], report["cards_updated"]) == (1, 1, 1)
+    after = current(cloud, before)
+    assert after["text"] == ":white_check_mark: Renewed in the sheet: new expiry 1 Jan 2028."
+    assert [b["type"] for b in after["blocks"]] == ["section", "context", "context"]
+    assert after["blocks"][0] == before["blocks"][0]  # the message itself still reads as sent
+    assert after["blocks"][-1]["elements"][0]["text"] == after["text"]
+    assert cloud.store.chain_pings("A-2") == []
+    [row] = archived(cloud, "A-2")
+    assert (row["cycle_expiry"], row["move"], row["recipient"]) == ("2027-01-01", "first_alert", "U04FIN0001")
+    [entry] = [e for e in AuditLog(cloud.dynamodb, "ew-audit").for_item("A-2")]
+    assert (entry.action, entry.by_user, entry.before, entry.after) == (
+        "sheet_renewal", "drive-sync", {"expiry_date": "2027-01-01"}, {"expiry_date": "2028-01-01"}
+    )  # fmt: skip
+
+    again = cloud.drive_sync()
+    assert (again["renewals"], again["written"]) == (0, [])
+    assert len(cloud.slack.calls("chat.update")) == 1
+    # The next tick starts the new cycle quietly: 1 Jan 2028 is far off.
+    tick, sent = cloud.tick(datetime(2026, 11, 24, 8, tzinfo=UTC))
+    assert tick["moves"] == {} and sent == []
+
+
+def test_an_earlier_expiry_or_an_item_without_pings_is_no_renewal(cloud: LocalCloud) -> None:
+    set_expiry(cloud, "A-2", "15 Dec 2026")  # a correction, not a renewal
+    set_expiry(cloud, "A-1", "2028-03-31")  # renewed, but it had no open chain
+    report = cloud.drive_sync()
+    assert report["written"] == ["registry.csv"] and report["renewals"] == 0
+    assert cloud.slack.calls("chat.update") == []
+    assert len(cloud.store.chain_pings("A-2")) == 1
+
+
+def test_death_right_after_writing_the_registry_is_finished_by_the_next_run(cloud: LocalCloud) -> None:
+    where = card(cloud)
+    set_expiry(cloud, "A-2", "1 Jan 2028")
+    undo = die_on("registry.csv", written=True)
+    with pytest.raises(Died):
+        cloud.drive_sync()
+    undo()
+    assert cloud.versions("registry.csv") == 2  # the new registry is in force ...
+    assert cloud.slack.calls("chat.update") == []  # ... but the card was not updated yet
+
+    report = cloud.drive_sync()
+    assert report["written"] == [] and cloud.versions("registry.csv") == 2  # not written twice
+    assert (report["renewals"], report["cards_updated"]) == (1, 1)
+    assert current(cloud, where)["text"].startswith(":white_check_mark: Renewed in the sheet")
+    assert cloud.store.chain_pings("A-2") == []
+
+
+def test_death_before_the_registry_write_leaves_the_renewal_for_the_next_run(cloud: LocalCloud) -> None:
+    where = card(cloud)
+    set_expiry(cloud, "A-2", "1 Jan 2028")
+    undo = die_on("registry.csv", written=False)
+    with pytest.raises(Died):
+        cloud.drive_sync()
+    undo()
+    assert cloud.versions("registry.csv") == 1 and len(cloud.store.chain_pings("A-2")) == 1
+
+    report = cloud.drive_sync()
+    assert report["written"] == ["registry.csv"] and report["renewals"] == 1
+    assert current(cloud, where)["text"].startswith(":white_check_mark: Renewed in the sheet")
+
+
+def test_a_renewal_taken_back_before_the_next_run_is_dropped(cloud: LocalCloud) -> None:
+    card(cloud)
+    set_expiry(cloud, "A-2", "1 Jan 2028")
+    undo = die_on("registry.csv", written=True)
+    with pytest.raises(Died):
+        cloud.drive_sync()
+    undo()
+    set_expiry(cloud, "A-2", "1 Jan 2027")  # a typo, put right
+    report = cloud.drive_sync()
+    assert report["written"] == ["registry.csv"] and report["renewals"] == 0
+    assert cloud.slack.calls("chat.update") == [] and len(cloud.store.chain_pings("A-2")) == 1
+    assert cloud.drive_sync()["renewals"] == 0  # and it stays dropped
+
+
+def test_slack_down_keeps_the_renewal_until_the_card_can_be_updated(cloud: LocalCloud) -> None:
+    where = card(cloud)
+    set_expiry(cloud, "A-2", "1 Jan 2028")
+    cloud.slack.fail("chat.update", "internal_error", status=500, times=3)  # every retry of one call
+    report = cloud.drive_sync()
+    assert report["renewals"] == 0 and len(cloud.store.chain_pings("A-2")) == 1
+    report = cloud.drive_sync()
+    assert (report["renewals"], report["archived"]) == (1, 1)
+    assert current(cloud, where)["text"].startswith(":white_check_mark: Renewed in the sheet")
+
+
+def test_death_after_a_fixed_doc_is_written_still_tells_the_admin_it_is_fixed(cloud: LocalCloud) -> None:
+    cloud.google.add_doc(RULES_DOC_ID, "[default]\nfirst alert: soon\n")
+    cloud.drive_sync()
+    cloud.google.add_doc(RULES_DOC_ID, RULES + "\n")
+    undo = die_on("rules.txt", written=True)
+    with pytest.raises(Died):
+        cloud.drive_sync()
+    undo()
+    told = [m["text"] for m in cloud.slack.messages() if m["channel"] == ADMIN_SLACK]
+    assert len(told) == 1  # only the problem so far
+    report = cloud.drive_sync()
+    assert report["written"] == [] and cloud.versions("rules.txt") == 2
+    told = [m["text"] for m in cloud.slack.messages() if m["channel"] == ADMIN_SLACK]
+    assert told[1:] == ["The rules doc reads cleanly again and is now in force."]
