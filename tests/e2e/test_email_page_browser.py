@@ -83,13 +83,6 @@ def browser() -> Iterator[WebDriver]:
 
 
 @pytest.fixture
-def cloud() -> Iterator[LocalCloud]:
-    with LocalCloud(SETTINGS) as local:
-        local.mirror(SHEET.encode())
-        yield local
-
-
-@pytest.fixture
 def server(cloud: LocalCloud) -> Iterator[FunctionUrlServer]:
     with FunctionUrlServer(cloud) as local:
         yield local

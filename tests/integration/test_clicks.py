@@ -7,7 +7,6 @@ import email
 import json
 import re
 import time
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from email import policy
 from pathlib import Path
@@ -36,13 +35,6 @@ SHEET = (
 
 def fixture(name: str) -> dict[str, Any]:
     return json.loads((EVENTS / name).read_text())
-
-
-@pytest.fixture
-def cloud() -> Iterator[LocalCloud]:
-    with LocalCloud(SETTINGS) as local:
-        local.mirror(SHEET.encode())
-        yield local
 
 
 def alert(cloud: LocalCloud) -> dict[str, Any]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import copy
 import email
 import json
-from collections.abc import Iterator
 from datetime import datetime, time
 from email import policy
 from pathlib import Path
@@ -35,12 +34,6 @@ HEADER = "item_id,item,category,expiry_date,owner,owner_email\n"
 
 def event(name: str) -> dict[str, Any]:
     return json.loads((EVENTS / name).read_text())
-
-
-@pytest.fixture
-def cloud() -> Iterator[LocalCloud]:
-    with LocalCloud(SETTINGS) as local:
-        yield local
 
 
 def emails(cloud: LocalCloud) -> list[email.message.EmailMessage]:

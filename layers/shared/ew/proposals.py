@@ -63,10 +63,6 @@ class Proposal:
         return cls(proposal_id, dict(data["fields"]), data["source"], tuple(data.get("warnings", ())))
 
 
-def new_id() -> str:
-    return uuid.uuid4().hex[:12]
-
-
 # -- the card and the edit modal ---------------------------------------------------------------------
 
 

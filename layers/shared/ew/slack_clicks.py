@@ -6,19 +6,18 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Mapping
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 from urllib.parse import parse_qs
 
 from ew import click_rules, proposal_clicks, proposals
 from ew.answers import AckDeps, act, mark_answered, modal_errors
 from ew.chain import ACK_ONLY, ACTIONS, RENEW, SNOOZE, PingRef
+from ew.items import DEFAULT_TERM, add_term
 from opskit.http_answer import HttpAnswer
 from opskit.slack import SlackUnavailable, message_location, verify_request
 
 log = logging.getLogger(__name__)
-
-ONE_YEAR = timedelta(days=365)  # the Renew modal's default when the card carries none
 
 
 def handle_slack(body: bytes, headers: Mapping[str, str], deps: AckDeps) -> HttpAnswer:
@@ -57,7 +56,8 @@ def _block_action(payload: dict[str, Any], deps: AckDeps, retried: bool) -> Http
     today = deps.today()
     initial = date.fromisoformat(value["d"]) if action_id == RENEW and value.get("d") else None
     if initial is None or initial <= today:
-        initial = click_rules.snooze_default(today) if action_id == SNOOZE else today + ONE_YEAR
+        # A card without a usable date (or with one already past): a term from today.
+        initial = click_rules.snooze_default(today) if action_id == SNOOZE else add_term(today, DEFAULT_TERM)
     blocks = tuple(payload.get("message", {}).get("blocks") or ())
     context = click_rules.ModalContext(ref, channel, ts, value.get("x") or ref.item_id, blocks)
     if deps.slack is not None:

@@ -16,6 +16,7 @@ from slack_sdk.http_retry.builtin_handlers import (
     ServerErrorRetryHandler,
 )
 from slack_sdk.http_retry.builtin_interval_calculators import BackoffRetryIntervalCalculator
+from slack_sdk.http_retry.interval_calculator import RetryIntervalCalculator
 from slack_sdk.http_retry.request import HttpRequest
 from slack_sdk.http_retry.response import HttpResponse
 from slack_sdk.http_retry.state import RetryState
@@ -35,7 +36,9 @@ MAX_RETRIES = 2  # the retry handlers share one attempt counter: at most 3 reque
 MAX_RATE_LIMIT_WAIT = 5  # seconds; a longer Retry-After fails fast and the caller falls back (e.g. email)
 MAX_REQUEST_BODY = 128 * 1024  # interactivity payloads are a few KB; anything far bigger is not Slack
 SIGNATURE_WINDOW = 5 * 60  # seconds: Slack's own advice for the request timestamp
-_BACKOFF = BackoffRetryIntervalCalculator(backoff_factor=0.25)  # ~0.25 s then ~0.5 s, plus up to 1 s jitter
+# The wait before retrying a connection error or a 500/503: ~0.25 s then ~0.5 s, plus up to 1 s of jitter.
+# Read when a client is made, so tests can make it zero (tests/conftest.py) and an outage costs no waiting.
+RETRY_INTERVAL: RetryIntervalCalculator = BackoffRetryIntervalCalculator(backoff_factor=0.25)
 
 
 class SlackError(Exception):
@@ -82,12 +85,19 @@ class _BoundedRateLimitHandler(RateLimitErrorRetryHandler):
         return True  # no header: the built-in handler waits about a second
 
 
-def make_client(token: str, base_url: str | None = None, timeout: int = 5) -> WebClient:
-    """A WebClient that retries connection errors, 429s and 500/503s at most MAX_RETRIES times in all."""
+def make_client(
+    token: str,
+    base_url: str | None = None,
+    timeout: int = 5,
+    retry_interval: RetryIntervalCalculator | None = None,
+) -> WebClient:
+    """A WebClient that retries connection errors, 429s and 500/503s at most MAX_RETRIES times in all,
+    waiting `retry_interval` (default RETRY_INTERVAL) before a retry; a 429 waits its Retry-After."""
+    interval = retry_interval or RETRY_INTERVAL
     handlers = [
-        ConnectionErrorRetryHandler(max_retry_count=MAX_RETRIES, interval_calculator=_BACKOFF),
+        ConnectionErrorRetryHandler(max_retry_count=MAX_RETRIES, interval_calculator=interval),
         _BoundedRateLimitHandler(max_retry_count=MAX_RETRIES),
-        ServerErrorRetryHandler(max_retry_count=MAX_RETRIES, interval_calculator=_BACKOFF),
+        ServerErrorRetryHandler(max_retry_count=MAX_RETRIES, interval_calculator=interval),
     ]
     url = base_url or WebClient.BASE_URL
     if not url.endswith("/"):  # WebClient joins the method name on without a separator
