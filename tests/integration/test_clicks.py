@@ -22,7 +22,7 @@ from ew.audit import AuditLog
 from ew.chain import PingRef
 from ew.click_rules import ModalContext
 from ew_local.cloud import LINK_SECRET, SIGNING_SECRET, LocalCloud, load_handler
-from ew_local.slack_payloads import button_click, modal_submission
+from ew_local.slack_payloads import button_click, modal_submission, slack_payload
 from opskit.signed_links import sign
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
@@ -175,7 +175,7 @@ def test_forged_and_stale_requests_are_refused(
 
 
 def test_unsigned_and_oversized_requests_are_refused(cloud: LocalCloud) -> None:
-    body = urlencode({"payload": json.dumps(fixture("ack_handler/block_actions.json"))})
+    body = urlencode({"payload": json.dumps(slack_payload(fixture("ack_handler/block_actions.json")))})
     unsigned = cloud.http(
         "POST", "/slack/actions", body, {"content-type": "application/x-www-form-urlencoded"}
     )
@@ -307,7 +307,7 @@ def test_verification_failures_are_counted_as_a_metric(
     # With metrics disabled (the local cloud's default) earlier tests' metrics were never flushed.
     load_handler("ack_handler").metrics.clear_metrics()
     capsys.readouterr()
-    cloud.slack_click(fixture("ack_handler/block_actions.json"), secret="forged")
+    cloud.slack_click(slack_payload(fixture("ack_handler/block_actions.json")), secret="forged")
     emitted = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
     [metrics] = [m for m in emitted if "SlackVerificationFailures" in m]
     assert metrics["SlackVerificationFailures"] == [1.0]
