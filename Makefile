@@ -28,9 +28,9 @@ simulate-example: setup
 		--voice $(EXAMPLE)/voice.txt --acks $(EXAMPLE)/acks.csv --start $(DEMO_START) --days 21 \
 		--timezone Europe/London --holidays GB-ENG --admin ops@acme.example
 
-# The README's second command: every test.
+# The README's second command: every test, on every core (pytest-xdist; tests are independent).
 test: setup
-	$(UV) run pytest
+	$(UV) run pytest -n auto
 
 lint: setup
 	$(UV) run ruff check .

@@ -33,7 +33,7 @@ from ew_local.cloud import LINK_SECRET, LocalCloud
 from ew_local.url_server import FunctionUrlServer
 from opskit.signed_links import sign
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("browser")]  # one Chromium, one worker
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")

@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from cfnlint.decode import decode
+import pytest
 
 from ew import runtime
 from ew.audit import AuditLog
@@ -22,7 +22,10 @@ NOW = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
 PING = Ping("IT-1", date(2026, 6, 30), 0, FIRST_ALERT, date(2026, 5, 1), "U0OWNER01")
 
 
+@pytest.mark.xdist_group("cfn-lint")  # the worker that has cfn-lint imported anyway
 def test_the_local_reader_sees_the_template_as_cfn_lint_does() -> None:
+    from cfnlint.decode import decode
+
     decoded, problems = decode(str(TEMPLATE))
     assert not problems and decoded is not None
     assert read_template() == decoded

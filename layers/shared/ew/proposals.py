@@ -23,7 +23,7 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from ew.items import load_registry
+from ew.items import is_email, load_registry
 from opskit.dates import human_date
 from opskit.slack import SlackGateway, buttons_block, context, escape_mrkdwn, text_section
 from opskit.state import StateTable
@@ -145,7 +145,7 @@ def next_item_id(existing: list[str]) -> str:
 
 
 def decision_line(decision: str, by: str, on: datetime, detail: str = "") -> str:
-    who = f"<@{by}>" if by and "@" not in by else (by or "someone")
+    who = f"<@{by}>" if by and not is_email(by) else (by or "someone")
     verb = {APPROVE: "Approved", EDIT: "Edited and approved", DISCARD: "Discarded"}[decision]
     return f"{verb} by {who} on {human_date(on.date())}{detail}."
 
