@@ -151,7 +151,7 @@ def test_connection_refused_raises_quickly(sleeps):
     assert error.code == "connection"
     assert "Connection refused" in str(error)
     assert len(sleeps) == MAX_RETRIES
-    assert time.monotonic() - started < 1
+    assert time.monotonic() - started < 3  # not the 5 s timeout, three times over
 
 
 def test_a_slow_answer_is_a_timeout(fake, sleeps):
