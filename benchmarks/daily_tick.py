@@ -81,8 +81,9 @@ from ew.daily_tick import REGISTRY_KEY, RULES_KEY, TickDeps, event_source, run_t
 from ew.items import Item, channel_for, load_registry  # noqa: E402
 from ew.rules import Rules, parse_rules  # noqa: E402
 from ew.settings import Settings  # noqa: E402
-from ew.store import SCHEDULED, SENT, ChainStore, _ack_row, _ping_row, create_tables  # noqa: E402
+from ew.store import SCHEDULED, SENT, ChainStore, _ack_row, _ping_row  # noqa: E402
 from ew.tick_plan import plan_tick  # noqa: E402
+from ew_local.tables import create_tables, table_names  # noqa: E402
 
 T = TypeVar("T")
 
@@ -94,12 +95,13 @@ TODAY = NOW.date()
 ADMIN = "ops@acme.example"
 RUNNING_FOR = timedelta(days=90)  # the watcher went live a quarter ago: chains start no earlier
 BAD_ROW_SHARE = 0.005
+_NAMES = table_names()  # as template.yaml names them
 TABLES = {
-    "pings": "ew-pings",
-    "ack": "ew-ack",
-    "archive": "ew-pings-archive",
-    "audit": "ew-audit",
-    "state": "ew-state",
+    "pings": _NAMES["EW_PINGS_TABLE"],
+    "ack": _NAMES["EW_ACK_TABLE"],
+    "archive": _NAMES["EW_ARCHIVE_TABLE"],
+    "audit": _NAMES["EW_AUDIT_TABLE"],
+    "state": _NAMES["EW_STATE_TABLE"],
 }
 RULE = "ew-moves"
 SOURCE = event_source("ew")  # the stack's EW_EVENT_SOURCE with the default Prefix
@@ -527,7 +529,7 @@ def build_cloud(size: int) -> Cloud:
     events = boto3.client("events")
     dynamodb = boto3.client("dynamodb")
     sqs = boto3.client("sqs")
-    create_tables(dynamodb, *TABLES.values())
+    create_tables(dynamodb)
     for bucket in (REGISTRY_BUCKET, RULES_BUCKET):
         s3.create_bucket(Bucket=bucket)
     s3.put_object(Bucket=REGISTRY_BUCKET, Key=REGISTRY_KEY, Body=sheet)

@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager, redirect_stdout
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -33,14 +34,17 @@ from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 import boto3
+import botocore.loaders
+import botocore.session
 from moto import mock_aws
 from slack_sdk.signature import SignatureVerifier
 
 from ew import runtime
 from ew.daily_tick import REGISTRY_KEY, RULES_KEY, VOICE_KEY, event_source
-from ew.store import ChainStore, create_tables
+from ew.store import ChainStore
 from ew_local.fake_google import FakeGoogle, service_account_info
 from ew_local.fake_slack import FakeSlack
+from ew_local.tables import create_tables, table_names, table_specs
 from opskit.table import Table, read_table
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -52,11 +56,7 @@ LINK_SECRET = "local-link-signing-secret-0123456789"
 ACTION_URL = "https://actions.local.example/"
 
 NAMES = {
-    "EW_PINGS_TABLE": f"{PREFIX}-pings",
-    "EW_ACK_TABLE": f"{PREFIX}-ack",
-    "EW_AUDIT_TABLE": f"{PREFIX}-audit",
-    "EW_ARCHIVE_TABLE": f"{PREFIX}-pings-archive",
-    "EW_STATE_TABLE": f"{PREFIX}-state",
+    **table_names(PREFIX),  # EW_PINGS_TABLE: ew-pings ..., as template.yaml names and passes them
     "EW_REGISTRY_BUCKET": f"{PREFIX}-registry-source-local",
     "EW_RULES_BUCKET": f"{PREFIX}-rules-source-local",
     "EW_CONFIG_PATH": "/ew/config/",
@@ -217,6 +217,23 @@ class _AsyncInvocations:
         return {"StatusCode": 202}
 
 
+@cache
+def _botocore_data() -> botocore.loaders.Loader:
+    return botocore.loaders.create_loader()
+
+
+@contextmanager
+def local_aws() -> Iterator[None]:
+    """moto's `mock_aws`, with boto3's default session reading botocore's service data once per process.
+    moto starts every mock with a fresh default session, which would parse a few MB of endpoint and
+    service-model JSON again: about half a second for each test or local cloud."""
+    with mock_aws():
+        session = botocore.session.get_session()
+        session.register_component("data_loader", _botocore_data())
+        boto3.setup_default_session(botocore_session=session)
+        yield
+
+
 class LocalCloud:
     """Use as a context manager: `with LocalCloud(settings) as cloud: ...`."""
 
@@ -240,7 +257,7 @@ class LocalCloud:
         self._stack.enter_context(self.google)
         env = _environment(self.slack.url, self.google.url, self.quiet_logs)
         self._stack.enter_context(_patched_env(env))
-        self._stack.enter_context(mock_aws())
+        self._stack.enter_context(local_aws())
         runtime.reset()
         self._stack.callback(runtime.reset)
         # moto would run an asynchronous invocation in Docker: ack-handler's self-invocations wait here
@@ -274,14 +291,7 @@ class LocalCloud:
         self.scheduler = boto3.client("scheduler")
         self.sqs = boto3.client("sqs")
         events = boto3.client("events")
-        create_tables(
-            self.dynamodb,
-            NAMES["EW_PINGS_TABLE"],
-            NAMES["EW_ACK_TABLE"],
-            NAMES["EW_ARCHIVE_TABLE"],
-            NAMES["EW_AUDIT_TABLE"],
-            NAMES["EW_STATE_TABLE"],
-        )
+        create_tables(self.dynamodb, table_specs(PREFIX))
         for bucket in (NAMES["EW_REGISTRY_BUCKET"], NAMES["EW_RULES_BUCKET"]):
             self.s3.create_bucket(Bucket=bucket)
             # As template.yaml has them: every write of a mirrored doc is a version.

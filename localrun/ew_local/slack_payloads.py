@@ -1,20 +1,34 @@
 """Slack interactivity payloads as Slack sends them, built from the real-shaped fixtures in events/:
-a click on one of a message's buttons, and a modal's submission. Used by the demo and the tests."""
+a click on one of a message's buttons, and a modal's submission. Used by the demo and the tests.
+
+The fixtures are whole Function URL events (payload format 2.0), as ack-handler receives them: Slack's
+form body `payload=<JSON>`, base64-encoded by the Function URL, signed with the local runner's signing
+secret at the request's own timestamp."""
 
 from __future__ import annotations
 
+import base64
 import copy
 import json
 from functools import cache
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs
 
 EVENTS = Path(__file__).resolve().parents[2] / "events" / "ack_handler"
 
 
+def slack_payload(event: dict[str, Any]) -> dict[str, Any]:
+    """The interactivity payload inside a Function URL event from Slack."""
+    body = event.get("body") or ""
+    raw = base64.b64decode(body) if event.get("isBase64Encoded") else body.encode("utf-8")
+    payload: dict[str, Any] = json.loads(parse_qs(raw.decode("utf-8"))["payload"][0])
+    return payload
+
+
 @cache
 def _fixture(name: str) -> dict[str, Any]:
-    return json.loads((EVENTS / name).read_text())
+    return slack_payload(json.loads((EVENTS / name).read_text()))
 
 
 def button_click(message: dict[str, Any], action_id: str, user: str) -> dict[str, Any]:

@@ -29,7 +29,7 @@ from ew_local.cloud import LINK_SECRET, LocalCloud
 from ew_local.url_server import FunctionUrlServer
 from opskit.signed_links import sign
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("browser")]  # one Chromium, one worker
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 SETTINGS = {"timezone": "Europe/London", "admin": "ops@acme.example"}
@@ -38,13 +38,6 @@ SHEET = (
     "ACME-002,Public liability insurance,insurance,2026-12-15,U04FIN0001,li@acme.example,1 year,2025-12-15\n"
 )
 WAIT_SECONDS = 10
-
-
-@pytest.fixture
-def cloud() -> Iterator[LocalCloud]:
-    with LocalCloud(SETTINGS) as local:
-        local.mirror(SHEET.encode())
-        yield local
 
 
 @pytest.fixture

@@ -49,8 +49,8 @@ def test_responses_are_mapped_as_lambda_maps_them() -> None:
 
 
 @pytest.fixture
-def server() -> Iterator[FunctionUrlServer]:
-    with LocalCloud({"timezone": "Europe/London"}) as cloud, FunctionUrlServer(cloud) as local:
+def server(cloud: LocalCloud) -> Iterator[FunctionUrlServer]:
+    with FunctionUrlServer(cloud) as local:
         yield local
 
 

@@ -220,7 +220,7 @@ def test_a_failed_email_answer_keeps_the_link_usable(cloud: LocalCloud) -> None:
 
 def propose(cloud: LocalCloud) -> dict[str, Any]:
     fields = {"item": "Window cleaning contract", "expiry_date": "2027-05-31", "owner": "U04OPS0001"}
-    proposal = proposals.Proposal(proposals.new_id(), fields, "email from ana@acme.example")
+    proposal = proposals.Proposal("p-reliability-1", fields, "email from ana@acme.example")
     slack = SlackGateway(make_client("xoxb-local-demo-token", base_url=cloud.slack.url))
     state = StateTable(cloud.dynamodb, "ew-state")
     ts = proposals.propose(state, slack, "C04INTAKE1", proposal, datetime.now(UTC))

@@ -7,7 +7,6 @@ import email
 import json
 import re
 import time
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from email import policy
 from pathlib import Path
@@ -23,7 +22,7 @@ from ew.audit import AuditLog
 from ew.chain import PingRef
 from ew.click_rules import ModalContext
 from ew_local.cloud import LINK_SECRET, SIGNING_SECRET, LocalCloud
-from ew_local.slack_payloads import button_click, modal_submission
+from ew_local.slack_payloads import button_click, modal_submission, slack_payload
 from opskit.signed_links import sign
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
@@ -36,13 +35,6 @@ SHEET = (
 
 def fixture(name: str) -> dict[str, Any]:
     return json.loads((EVENTS / name).read_text())
-
-
-@pytest.fixture
-def cloud() -> Iterator[LocalCloud]:
-    with LocalCloud(SETTINGS) as local:
-        local.mirror(SHEET.encode())
-        yield local
 
 
 def alert(cloud: LocalCloud) -> dict[str, Any]:
@@ -183,7 +175,7 @@ def test_forged_and_stale_requests_are_refused(
 
 
 def test_unsigned_and_oversized_requests_are_refused(cloud: LocalCloud) -> None:
-    body = urlencode({"payload": json.dumps(fixture("ack_handler/block_actions.json"))})
+    body = urlencode({"payload": json.dumps(slack_payload(fixture("ack_handler/block_actions.json")))})
     unsigned = cloud.http(
         "POST", "/slack/actions", body, {"content-type": "application/x-www-form-urlencoded"}
     )
@@ -313,7 +305,7 @@ def test_verification_failures_are_counted_as_a_metric(
 ) -> None:
     monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "false")
     capsys.readouterr()
-    cloud.slack_click(fixture("ack_handler/block_actions.json"), secret="forged")
+    cloud.slack_click(slack_payload(fixture("ack_handler/block_actions.json")), secret="forged")
     # On Lambda the EMF line goes to the log (stdout); the local cloud keeps stdout for the command.
     emitted = [json.loads(line) for line in capsys.readouterr().err.splitlines() if '"_aws"' in line]
     [metrics] = [m for m in emitted if "SlackVerificationFailures" in m]

@@ -7,7 +7,6 @@ import copy
 import email
 import json
 import operator
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta
 from email import policy
 from pathlib import Path
@@ -42,12 +41,6 @@ HEADER = "item_id,item,category,expiry_date,owner,owner_email\n"
 
 def event(name: str) -> dict[str, Any]:
     return json.loads((EVENTS / name).read_text())
-
-
-@pytest.fixture
-def cloud() -> Iterator[LocalCloud]:
-    with LocalCloud(SETTINGS) as local:
-        yield local
 
 
 def emails(cloud: LocalCloud) -> list[email.message.EmailMessage]:

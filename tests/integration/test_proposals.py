@@ -4,11 +4,8 @@ with a new item_id, Edit opens a prefilled modal, Discard records it; each acts 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
-
-import pytest
 
 from ew import proposals
 from ew.audit import AuditLog
@@ -27,18 +24,9 @@ FIELDS = {"item": "Window cleaning contract", "category": "contract", "expiry_da
           "owner": "U04OPS0001", "notes": "Found in the forwarded PDF"}  # fmt: skip
 
 
-@pytest.fixture
-def cloud() -> Iterator[LocalCloud]:
-    with LocalCloud({"timezone": "Europe/London"}) as local:
-        local.mirror(SHEET.encode())
-        yield local
-
-
 def propose(cloud: LocalCloud, fields: dict[str, str] = FIELDS) -> dict[str, Any]:
     """What intake-parser will do: keep the proposal and post its card to the intake channel."""
-    proposal = proposals.Proposal(
-        proposals.new_id(), fields, "email from ana@acme.example «Cleaning renewal»"
-    )
+    proposal = proposals.Proposal("intake-0001", fields, "email from ana@acme.example «Cleaning renewal»")
     slack = SlackGateway(make_client("xoxb-local-demo-token", base_url=cloud.slack.url))
     ts = proposals.propose(StateTable(cloud.dynamodb, "ew-state"), slack, INTAKE, proposal, datetime.now(UTC))
     posted = cloud.slack.message(INTAKE, ts)

@@ -320,12 +320,6 @@ def test_xlsx_registry_with_real_date_cells():
     ]
 
 
-def test_by_id():
-    registry = _load(HEADER, "L1,Lease,2026-03-01,U012ABCDEF", "L2,Van,2026-04-01,U012ABCDEF")
-    assert registry.by_id()["L2"].item == "Van"
-    assert set(registry.by_id()) == {"L1", "L2"}
-
-
 def test_item_to_row_round_trips_through_the_sheet():
     item = Item(
         "P1",

@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from ew.rules import BUILTIN_DEFAULT, ChainRules, Rules, parse_rules, render_rules_summary
+from ew.rules import BUILTIN_DEFAULT, ChainRules, Rules, parse_rules
 from opskit.problems import DocumentError
 
 DESIGN_EXAMPLE = """\
@@ -234,17 +234,3 @@ def test_every_problem_is_reported_together_in_line_order():
 
 def test_windows_line_endings():
     assert parse_rules(DESIGN_EXAMPLE.replace("\n", "\r\n")) == parse_rules(DESIGN_EXAMPLE)
-
-
-def test_summary():
-    assert render_rules_summary(parse_rules(DESIGN_EXAMPLE)) == (
-        "[default] first alert 60 days before, reminder every 14 days, "
-        "escalate 7 days before to ops@example.com\n"
-        "[insurance] first alert 90 days before, reminder every 7 days, "
-        "escalate 14 days before to ops@example.com\n"
-        "closed: 2026-12-24, 2026-12-31"
-    )
-    assert render_rules_summary(parse_rules("[default]\nreminder: every day")) == (
-        "[default] first alert 60 days before, reminder every 1 day, escalate 7 days before to the admin\n"
-        "closed: none"
-    )

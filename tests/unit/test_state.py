@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import boto3
 import pytest
 
-from ew.store import create_tables
+from ew_local.tables import table_names
 from opskit.state import Busy, Done, Held, StateTable
 
 NOW = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
@@ -17,10 +17,8 @@ LEASE = timedelta(seconds=30)
 
 
 @pytest.fixture
-def state(moto_aws: None) -> Iterator[StateTable]:
-    client = boto3.client("dynamodb")
-    create_tables(client, "pings", "ack", "archive", "audit", "state")
-    yield StateTable(client, "state")
+def state(dynamodb: object) -> Iterator[StateTable]:
+    yield StateTable(boto3.client("dynamodb"), table_names()["EW_STATE_TABLE"])
 
 
 def test_the_first_claim_holds_and_a_duplicate_waits_while_the_holder_may_be_alive(state: StateTable) -> None:

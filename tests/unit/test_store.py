@@ -5,13 +5,14 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
-import boto3
 import pytest
 
 from ew.chain import ACK_ONLY, ESCALATE, FIRST_ALERT, REMINDER, RENEW, SNOOZE, Ack, Ping
-from ew.store import DEFAULT_LEASE, LEGACY_STALE_CLAIM, ChainStore, ClaimHeld, PingRecord, create_tables
+from ew.store import DEFAULT_LEASE, LEGACY_STALE_CLAIM, ChainStore, ClaimHeld, PingRecord
+from ew_local.tables import table_names
 
-PINGS, ACKS, ARCHIVE, AUDIT, STATE = "ew-pings", "ew-ack", "ew-pings-archive", "ew-audit", "ew-state"
+_TABLES = table_names()  # as template.yaml names them
+PINGS, ACKS, ARCHIVE = _TABLES["EW_PINGS_TABLE"], _TABLES["EW_ACK_TABLE"], _TABLES["EW_ARCHIVE_TABLE"]
 EXPIRY = date(2026, 6, 30)
 NEXT_EXPIRY = date(2027, 6, 30)
 NOON = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
@@ -27,10 +28,8 @@ class Clock:
 
 
 @pytest.fixture
-def client(moto_aws):
-    dynamodb = boto3.client("dynamodb")
-    create_tables(dynamodb, PINGS, ACKS, ARCHIVE, AUDIT, STATE)
-    yield dynamodb
+def client(dynamodb):
+    return dynamodb  # tests/conftest.py: the tables template.yaml declares
 
 
 @pytest.fixture
@@ -49,32 +48,6 @@ def ping(index: int = 0, item_id: str = "IT-1", expiry: date = EXPIRY, move: str
 
 def all_rows(client, table: str) -> list[dict[str, Any]]:
     return client.scan(TableName=table)["Items"]
-
-
-# -- tables ---------------------------------------------------------------------------------------
-
-
-def test_create_tables_makes_the_five_on_demand_tables_with_the_contract_keys(client):
-    expected = {
-        PINGS: [("item_id", "HASH", "S"), ("chain_index", "RANGE", "N")],
-        ACKS: [("item_id", "HASH", "S"), ("ack_date", "RANGE", "S")],
-        ARCHIVE: [("item_id", "HASH", "S"), ("chain_key", "RANGE", "S")],
-        AUDIT: [("item_id", "HASH", "S"), ("ts", "RANGE", "S")],
-        STATE: [("pk", "HASH", "S"), ("sk", "RANGE", "S")],
-    }
-    for name, keys in expected.items():
-        table = client.describe_table(TableName=name)["Table"]
-        types = {a["AttributeName"]: a["AttributeType"] for a in table["AttributeDefinitions"]}
-        schema = [(k["AttributeName"], k["KeyType"], types[k["AttributeName"]]) for k in table["KeySchema"]]
-        assert schema == keys, name
-        assert table["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
-    ttl = client.describe_time_to_live(TableName=STATE)["TimeToLiveDescription"]
-    assert (ttl["TimeToLiveStatus"], ttl["AttributeName"]) == ("ENABLED", "expires_at")
-
-
-def test_create_tables_twice_is_harmless(client):
-    create_tables(client, PINGS, ACKS, ARCHIVE, AUDIT, STATE)
-    assert sorted(client.list_tables()["TableNames"]) == sorted([PINGS, ACKS, ARCHIVE, AUDIT, STATE])
 
 
 # -- load -----------------------------------------------------------------------------------------

@@ -49,6 +49,22 @@ def test_header_texts_keep_their_case_and_tabs_become_underscores():
     assert normalise_column("renewal\u00a0link") == "renewal_link"
 
 
+@pytest.mark.parametrize(
+    "written", ["ItemID", "Item ID", "item_id", " ITEM-ID ", "itemId", "Item_Id", "item\u00a0id"]
+)
+def test_every_way_of_writing_item_id_is_the_item_id_column(written):
+    assert normalise_column(written) == "item_id"
+    assert normalise_column(normalise_column(written)) == "item_id"  # a normalised name stays as it is
+
+
+def test_two_headers_naming_one_column_are_refused():
+    with pytest.raises(DocumentError) as refused:
+        read_table(b"item_id,ItemID\nA1,A2\n", "r.csv")
+    assert str(refused.value) == (
+        'r.csv: header: columns A ("item_id") and B ("ItemID") have the same name; each column needs its own name'
+    )
+
+
 def test_csv_with_bom_and_short_rows():
     data = "\ufeffitem_id,notes\r\nA1\r\nA2,café\r\n".encode()
     table = read_table(data, "r.csv")

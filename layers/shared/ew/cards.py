@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from ew.chain import ACK_ONLY, RENEW, SNOOZE, Move, PingRef
-from ew.items import Item, add_term
+from ew.items import DEFAULT_TERM, Item, add_term
 from ew.voice import Voice
 from opskit.dates import human_date
 from opskit.mail import render_html
@@ -67,11 +67,11 @@ def slack_card(item: Item, move: Move, voice: Voice) -> tuple[str, list[dict]]:
 
 
 def renewal_default(item: Item) -> date:
-    """The Renew modal's prefilled date: expiry + renewal term (a year when the sheet gives none)."""
+    """The Renew modal's prefilled date: expiry + renewal term (DEFAULT_TERM when the sheet gives none)."""
     try:
-        return add_term(item.expiry_date, item.renewal_term or "1 year")
+        return add_term(item.expiry_date, item.renewal_term or DEFAULT_TERM)
     except ValueError:
-        return add_term(item.expiry_date, "1 year")
+        return add_term(item.expiry_date, DEFAULT_TERM)
 
 
 def button_value(item: Item, move: Move, action: str) -> str:

@@ -22,6 +22,7 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from ew.chain import ACK_ONLY, RENEW, SNOOZE, PingRef
+from ew.items import is_email
 from opskit.dates import human_date
 from opskit.slack import escape_mrkdwn
 
@@ -118,7 +119,7 @@ def snooze_default(today: date) -> date:
 
 def answer_line(action: str, by: str, on: date, value: date | None) -> str:
     """The line that replaces the buttons: who did what, so nobody else acts on a stale message."""
-    who = f"<@{by}>" if by and "@" not in by else (by or "someone")
+    who = f"<@{by}>" if by and not is_email(by) else (by or "someone")
     if action == RENEW and value:
         return f":white_check_mark: Renewed by {who} on {human_date(on)}: new expiry {human_date(value)}."
     if action == SNOOZE and value:

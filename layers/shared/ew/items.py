@@ -6,12 +6,13 @@ judged row by row: a bad row is reported in plain words and skipped, and the res
 
 from __future__ import annotations
 
-import calendar
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 from types import MappingProxyType
+
+from dateutil.relativedelta import relativedelta
 
 from opskit.dates import check_date_order, parse_date
 from opskit.problems import DocumentError, Problem
@@ -239,6 +240,8 @@ def item_to_row(item: Item) -> dict[str, str]:
 
 # --- renewal terms -------------------------------------------------------------------------------
 
+DEFAULT_TERM = "1 year"  # the renewal term when the sheet gives none (or one that does not parse)
+
 _UNITS = {
     **dict.fromkeys(("year", "years", "yr", "yrs"), "year"),
     **dict.fromkeys(("month", "months", "mo", "mos"), "month"),
@@ -278,13 +281,8 @@ def add_term(d: date, term: str) -> date:
     """The date one term after d. Months and years keep the day of the month, clamped to the month's end
     (31 Jan + 1 month = 28 or 29 Feb; 29 Feb 2028 + 1 year = 28 Feb 2029)."""
     count, unit = parse_term(term)
-    if unit == "day":
-        return d + timedelta(days=count)
-    if unit == "week":
-        return d + timedelta(weeks=count)
-    years, month0 = divmod(d.month - 1 + (count * 12 if unit == "year" else count), 12)
-    year, month = d.year + years, month0 + 1
-    return date(year, month, min(d.day, calendar.monthrange(year, month)[1]))
+    result: date = d + relativedelta(**{f"{unit}s": count})
+    return result
 
 
 def _and(numbers: list[int]) -> str:

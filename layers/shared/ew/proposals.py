@@ -23,7 +23,7 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from ew.items import load_registry
+from ew.items import is_email, load_registry
 from opskit.dates import human_date
 from opskit.slack import SlackGateway, buttons_block, context, escape_mrkdwn, text_section
 from opskit.state import StateTable
@@ -61,10 +61,6 @@ class Proposal:
     @classmethod
     def from_data(cls, proposal_id: str, data: Mapping[str, Any]) -> Proposal:
         return cls(proposal_id, dict(data["fields"]), data["source"], tuple(data.get("warnings", ())))
-
-
-def new_id() -> str:
-    return uuid.uuid4().hex[:12]
 
 
 # -- the card and the edit modal ---------------------------------------------------------------------
@@ -152,7 +148,7 @@ def next_item_id(existing: list[str]) -> str:
 
 
 def decision_line(decision: str, by: str, on: datetime, detail: str = "") -> str:
-    who = f"<@{by}>" if by and "@" not in by else (by or "someone")
+    who = f"<@{by}>" if by and not is_email(by) else (by or "someone")
     verb = {APPROVE: "Approved", EDIT: "Edited and approved", DISCARD: "Discarded"}[decision]
     return f"{verb} by {who} on {human_date(on.date())}{detail}."
 

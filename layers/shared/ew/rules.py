@@ -152,21 +152,3 @@ def _unknown_key(key: str) -> str:
 
 def _days(n: int) -> str:
     return f"{n} day" if n == 1 else f"{n} days"
-
-
-def render_rules_summary(rules: Rules) -> str:
-    """A few lines a person can check at a glance, e.g. in `check` output."""
-
-    def describe(name: str, chain: ChainRules) -> str:
-        to = chain.escalate_to or "the admin"
-        return (
-            f"[{name}] first alert {_days(chain.first_alert_days)} before, "
-            f"reminder every {_days(chain.reminder_days)}, "
-            f"escalate {_days(chain.escalate_days)} before to {to}"
-        )
-
-    lines = [describe("default", rules.default)]
-    lines += [describe(name, chain) for name, chain in sorted(rules.categories.items())]
-    closed = ", ".join(d.isoformat() for d in sorted(rules.closed)) or "none"
-    lines.append(f"closed: {closed}")
-    return "\n".join(lines)

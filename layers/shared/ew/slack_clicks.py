@@ -14,7 +14,7 @@ import hashlib
 import json
 import logging
 from collections.abc import Mapping
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 from ew import click_rules, proposal_clicks, proposals, slack_payload
@@ -29,12 +29,11 @@ from ew.answers import (
     recording,
 )
 from ew.chain import ACK_ONLY, ACTIONS, RENEW, SNOOZE
+from ew.items import DEFAULT_TERM, add_term
 from opskit.http_answer import HttpAnswer, Malformed
 from opskit.slack import SlackUnavailable, message_location, verify_request
 
 log = logging.getLogger(__name__)
-
-ONE_YEAR = timedelta(days=365)  # the Renew modal's default when the card carries none
 
 
 def handle_slack(body: bytes, headers: Mapping[str, str], deps: AckDeps) -> HttpAnswer:
@@ -79,8 +78,9 @@ def _block_action(payload: dict[str, Any], deps: AckDeps, request: str, retried:
         elif not retried:  # a retry's trigger_id has expired (3 s): the first delivery opened the modal
             today = deps.today()
             initial = date.fromisoformat(renew_default) if action_id == RENEW and renew_default else None
-            if initial is None or initial <= today:
-                initial = click_rules.snooze_default(today) if action_id == SNOOZE else today + ONE_YEAR
+            if initial is None or initial <= today:  # no usable date on the card: a term from today
+                snoozing = action_id == SNOOZE
+                initial = click_rules.snooze_default(today) if snoozing else add_term(today, DEFAULT_TERM)
             blocks = tuple(message["blocks"])
             context = click_rules.ModalContext(ref, channel, ts, label or ref.item_id, blocks)
             _open(deps, trigger, click_rules.date_modal(action_id, context, initial))

@@ -463,50 +463,6 @@ class ChainStore:
                 raise RuntimeError(f"DynamoDB kept throttling writes to {table}")
 
 
-def create_tables(
-    client: Any,
-    pings_table: str,
-    ack_table: str,
-    archive_table: str,
-    audit_table: str,
-    state_table: str,
-) -> None:
-    """Create the five tables (on-demand) with the key schemas `template.yaml` declares; tables that
-    already exist are left alone. For the local runner and tests (moto); AWS gets them from SAM."""
-    schemas: list[tuple[str, tuple[str, str], tuple[str, str]]] = [
-        (pings_table, ("item_id", "S"), ("chain_index", "N")),
-        (ack_table, ("item_id", "S"), ("ack_date", "S")),
-        (archive_table, ("item_id", "S"), ("chain_key", "S")),
-        (audit_table, ("item_id", "S"), ("ts", "S")),
-        (state_table, ("pk", "S"), ("sk", "S")),
-    ]
-    for name, (hash_key, hash_type), (range_key, range_type) in schemas:
-        try:
-            client.create_table(
-                TableName=name,
-                BillingMode="PAY_PER_REQUEST",
-                KeySchema=[
-                    {"AttributeName": hash_key, "KeyType": "HASH"},
-                    {"AttributeName": range_key, "KeyType": "RANGE"},
-                ],
-                AttributeDefinitions=[
-                    {"AttributeName": hash_key, "AttributeType": hash_type},
-                    {"AttributeName": range_key, "AttributeType": range_type},
-                ],
-            )
-        except ClientError as error:
-            if error.response.get("Error", {}).get("Code") != "ResourceInUseException":
-                raise
-    for name, _, _ in schemas:
-        client.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 60})
-    ttl = client.describe_time_to_live(TableName=state_table)["TimeToLiveDescription"]
-    if ttl.get("TimeToLiveStatus") not in ("ENABLED", "ENABLING"):
-        client.update_time_to_live(
-            TableName=state_table,
-            TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"},
-        )
-
-
 # -- row conversion -------------------------------------------------------------------------------
 
 

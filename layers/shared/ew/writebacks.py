@@ -19,8 +19,9 @@ from ew.click_rules import answered_blocks
 from ew.items import is_email
 from ew.proposals import Proposal, card, decision_line, next_item_id
 from opskit.dates import human_date
-from opskit.sheets import RowChanged, RowNotFound, SheetsError, header_key
+from opskit.sheets import RowChanged, RowNotFound, SheetsError
 from opskit.slack import SlackGateway, SlackUnavailable
+from opskit.table import normalise_column
 
 log = logging.getLogger(__name__)
 
@@ -49,8 +50,8 @@ def write_renewal(
     item_id, by = task["item_id"], task.get("by", "")
     old, new = date.fromisoformat(task["old_expiry"]), date.fromisoformat(task["new_expiry"])
     wanted = {"expiry_date": new.isoformat(), "last_renewed": task["renewed_on"]}
-    present = {header_key(name) for name in sheet.header()}
-    skipped = [name for name in OPTIONAL_COLUMNS if header_key(name) not in present]
+    present = {normalise_column(name) for name in sheet.header()}
+    skipped = [name for name in OPTIONAL_COLUMNS if normalise_column(name) not in present]
     changes = {name: value for name, value in wanted.items() if name not in skipped}
     try:
         row = sheet.update_if_unchanged("item_id", item_id, {"expiry_date": old.isoformat()}, changes)
@@ -91,12 +92,14 @@ def append_approved(
 ) -> str:
     """Append an approved proposal with the next item_id in the sheet's numbering; returns that id."""
     header, rows = sheet.read()
-    keys = [header_key(h) for h in header]
-    if header_key("item_id") not in keys:
+    keys = [normalise_column(h) for h in header]
+    if normalise_column("item_id") not in keys:
         raise SheetsError("the sheet has no item_id column: cannot add the approved row")
-    id_column = keys.index(header_key("item_id"))
+    id_column = keys.index(normalise_column("item_id"))
     item_id = next_item_id([row[id_column] for row in rows if len(row) > id_column and row[id_column]])
-    fields = {name: value for name, value in task["fields"].items() if header_key(name) in keys and value}
+    fields = {
+        name: value for name, value in task["fields"].items() if normalise_column(name) in keys and value
+    }
     dropped = sorted(set(task["fields"]) - set(fields) - {n for n, v in task["fields"].items() if not v})
     number = sheet.append({"item_id": item_id, **fields})
     after = {**fields, "row": number, "proposal": task["proposal_id"], "not_in_sheet": dropped}

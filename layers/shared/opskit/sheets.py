@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from opskit.dates import parse_date
-from opskit.table import column_letter
+from opskit.table import column_letter, normalise_column
 
 SCOPES = ["https://www.googleapis.com/auth/spreadsheets"]
 
@@ -106,11 +106,6 @@ def quote_tab(tab: str) -> str:
     return "'" + tab.replace("'", "''") + "'"
 
 
-def header_key(name: str) -> str:
-    """How header names are compared: "Item ID", "item_id" and "ItemId" are the same column."""
-    return re.sub(r"[\s_]+", "", name).lower()
-
-
 class SheetTable:
     """One tab of a spreadsheet; `tab` None means the first tab. `date_order` ("dmy"/"mdy") lets the
     unchanged-check read numeric dates (`01/03/2026`) the sheet's locale may display."""
@@ -150,8 +145,8 @@ class SheetTable:
         return header, rows
 
     def find_row(self, key_column: str, key: str) -> tuple[int, dict[str, str]]:
-        """The row whose `key_column` holds `key` (both stripped; the column name compared as header_key
-        does): its sheet row number and a dict from header text (as written) to cell text."""
+        """The row whose `key_column` holds `key` (both stripped; the column name compared as
+        normalise_column does): its sheet row number and a dict from header text (as written) to cell text."""
         header, rows, first = self._read()
         return _find(header, rows, first, key_column, key)
 
@@ -197,7 +192,7 @@ class SheetTable:
         return [_text(cell) for cell in values[0]]
 
     def append(self, row: Mapping[str, str]) -> int:
-        """Adds a row after the last one, its values placed under their headers (header_key matching;
+        """Adds a row after the last one, its values placed under their headers (normalise_column matching;
         a key the header lacks is refused). Returns the new row's number."""
         header = self.header()
         if not any(cell.strip() for cell in header):
@@ -342,8 +337,8 @@ def _find(
 
 
 def _column(header: list[str], name: str) -> int:
-    wanted = header_key(name)
-    matches = [i for i, cell in enumerate(header) if wanted and header_key(cell) == wanted]
+    wanted = normalise_column(name)
+    matches = [i for i, cell in enumerate(header) if wanted and normalise_column(cell) == wanted]
     if not matches:
         raise SheetsError(f'the sheet has no column "{name}"')
     if len(matches) > 1:

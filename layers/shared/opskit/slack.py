@@ -17,6 +17,7 @@ from slack_sdk.http_retry.builtin_handlers import (
     ServerErrorRetryHandler,
 )
 from slack_sdk.http_retry.builtin_interval_calculators import BackoffRetryIntervalCalculator
+from slack_sdk.http_retry.interval_calculator import RetryIntervalCalculator
 from slack_sdk.http_retry.request import HttpRequest
 from slack_sdk.http_retry.response import HttpResponse
 from slack_sdk.http_retry.state import RetryState
@@ -36,7 +37,9 @@ MAX_RETRIES = 2  # the retry handlers share one attempt counter: at most 3 reque
 MAX_RATE_LIMIT_WAIT = 5  # seconds; a longer Retry-After fails fast and the caller falls back (e.g. email)
 MAX_REQUEST_BODY = 128 * 1024  # interactivity payloads are a few KB; anything far bigger is not Slack
 SIGNATURE_WINDOW = 5 * 60  # seconds: Slack's own advice for the request timestamp
-_BACKOFF = BackoffRetryIntervalCalculator(backoff_factor=0.25)  # ~0.25 s then ~0.5 s, plus up to 1 s jitter
+# The wait before retrying a connection error or a 500/503: ~0.25 s then ~0.5 s, plus up to 1 s of jitter.
+# Read when a client is made, so tests can make it zero (tests/conftest.py) and an outage costs no waiting.
+RETRY_INTERVAL: RetryIntervalCalculator = BackoffRetryIntervalCalculator(backoff_factor=0.25)
 # Methods that post something new: sent twice, they post twice. After an answer that may mean Slack
 # did it (a 5xx, a connection lost after the request went out, no answer in time) they are not retried;
 # the caller decides (e.g. email instead). A 429 or a connection that never carried the request are
@@ -128,13 +131,20 @@ class _ServerErrorRetry(ServerErrorRetryHandler):
         )
 
 
-def make_client(token: str, base_url: str | None = None, timeout: int = 5) -> WebClient:
+def make_client(
+    token: str,
+    base_url: str | None = None,
+    timeout: int = 5,
+    retry_interval: RetryIntervalCalculator | None = None,
+) -> WebClient:
     """A WebClient that retries connection errors, 429s and 500/503s at most MAX_RETRIES times in all,
-    but never re-sends a posting method after an answer that may mean it was posted (POSTING_METHODS)."""
+    waiting `retry_interval` (default RETRY_INTERVAL) before a retry (a 429 waits its Retry-After), but
+    never re-sends a posting method after an answer that may mean it was posted (POSTING_METHODS)."""
+    interval = retry_interval or RETRY_INTERVAL
     handlers = [
-        _ConnectionRetry(max_retry_count=MAX_RETRIES, interval_calculator=_BACKOFF),
+        _ConnectionRetry(max_retry_count=MAX_RETRIES, interval_calculator=interval),
         _BoundedRateLimitHandler(max_retry_count=MAX_RETRIES),
-        _ServerErrorRetry(max_retry_count=MAX_RETRIES, interval_calculator=_BACKOFF),
+        _ServerErrorRetry(max_retry_count=MAX_RETRIES, interval_calculator=interval),
     ]
     url = base_url or WebClient.BASE_URL
     if not url.endswith("/"):  # WebClient joins the method name on without a separator

@@ -31,9 +31,15 @@ class Table:
     rows: list[TableRow]
 
 
+_WORD_BREAK = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")  # itemId, ItemID, IDNumber
+_SEPARATORS = re.compile(r"[\s_-]+")
+
+
 def normalise_column(name: str) -> str:
-    """ "Expiry Date " -> "expiry_date", so people may write headers the way they like."""
-    return re.sub(r"\s+", "_", name.strip().lower())
+    """The one rule for header names, in exported files and live sheets (opskit.sheets) alike, so people
+    may write them the way they like: "Item ID", "item_id", "ItemID", " ITEM-ID " -> "item_id"."""
+    words = _WORD_BREAK.sub("_", name.strip())
+    return _SEPARATORS.sub("_", words).strip("_").lower()
 
 
 def read_table(data: bytes, filename: str, source: str | None = None) -> Table:
