@@ -10,6 +10,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from ew import runtime
+from ew.correlation import ping_id
 from ew.dispatching import DispatchDeps, dispatch
 
 logger = Logger()
@@ -37,8 +38,11 @@ def deps() -> DispatchDeps:
 @logger.inject_lambda_context
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    logger.set_correlation_id(ping_id(event))
     outcome = dispatch(event, deps())
     metrics.add_metric(name=f"Pings_{outcome.status}", unit=MetricUnit.Count, value=1)
+    if outcome.status == "sent":  # the dashboard's pings by channel
+        metrics.add_metric(name=f"Sent_{outcome.channel}", unit=MetricUnit.Count, value=1)
     if outcome.fell_back:
         metrics.add_metric(name="SlackFallbackToEmail", unit=MetricUnit.Count, value=1)
     logger.info("dispatch done", **outcome.as_dict())

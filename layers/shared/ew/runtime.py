@@ -198,3 +198,17 @@ def registry_sheet() -> SheetTable:
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+def bedrock_runtime() -> Any:
+    """The Bedrock runtime client for short prose answers: it gives up quickly (two attempts, 30 s
+    each) so a slow or throttled model falls back to plain text well inside the function's timeout."""
+    if "bedrock-runtime" in _STAND_INS:
+        return _STAND_INS["bedrock-runtime"]
+    key = "bedrock-runtime#prose"
+    if key not in _CLIENTS:
+        from botocore.config import Config
+
+        config = Config(connect_timeout=5, read_timeout=30, retries={"max_attempts": 2, "mode": "standard"})
+        _CLIENTS[key] = boto3.client("bedrock-runtime", config=config)
+    return _CLIENTS[key]

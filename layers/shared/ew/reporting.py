@@ -1,0 +1,95 @@
+"""What the weekly digest and the monthly summary share: the registry and voice doc they read, and
+sending a report once per period however often its schedule fires (DESIGN.md §9)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from ew.daily_tick import REGISTRY_KEY, VOICE_KEY, read_object
+from ew.items import Item, load_registry
+from ew.voice import Voice, parse_voice
+from opskit.problems import DocumentError
+from opskit.state import StateTable
+
+log = logging.getLogger(__name__)
+
+SENDING, SENT = "sending", "sent"
+
+
+def scheduled_at(event: dict[str, Any] | None) -> datetime:
+    """The schedule passes `<aws.scheduler.scheduled-time>`: a retried or late run still reports on
+    the period it was meant for. A manual invoke without it runs for now."""
+    scheduled = (event or {}).get("scheduled_time")
+    return datetime.fromisoformat(str(scheduled).replace("Z", "+00:00")) if scheduled else datetime.now(UTC)
+
+
+def registry_items(s3: Any, bucket: str, date_order: str | None) -> tuple[list[Item], list[str]]:
+    """The registry's items and its problems in plain words. A registry that is missing or unusable is
+    a problem to report, not a reason to send nothing."""
+    data = read_object(s3, bucket, REGISTRY_KEY)
+    if data is None:
+        return [], [f"{REGISTRY_KEY} is not in the registry bucket yet: has drive-sync run?"]
+    try:
+        registry = load_registry(data, REGISTRY_KEY, date_order=date_order)
+    except DocumentError as exc:
+        return [], [str(p) for p in exc.problems]
+    return registry.items, [str(p) for p in registry.problems]
+
+
+def voice_doc(s3: Any, bucket: str) -> Voice:
+    data = read_object(s3, bucket, VOICE_KEY)
+    try:
+        return parse_voice(data.decode("utf-8-sig") if data else "", VOICE_KEY)
+    except DocumentError:
+        # drive-sync mirrors only a voice doc that parses; the built-in wording beats no report.
+        log.error("voice.txt does not parse: using the built-in wording")
+        return Voice()
+
+
+@dataclass(frozen=True)
+class OncePerPeriod:
+    """A report's claim in the state table, as a lease: while the sender may still be running, a
+    duplicate invocation sends nothing; once `lease` has passed (longer than the function's timeout,
+    shorter than its timeout plus Lambda's first retry delay of a minute) the retry of a crashed run
+    takes over. A failed send gives the claim back, so the retry sends."""
+
+    state: StateTable
+    report: str  # "digest", "summary"
+    lease: timedelta
+    keep: timedelta  # how long "sent" is remembered (the table's TTL)
+
+    def start(self, period: str, now: datetime) -> bool:
+        """True if this call may send the report for `period` now."""
+        for _ in range(2):
+            held = self.state.claim(self.report, period, {"status": SENDING}, now, keep=self.keep)
+            if held is None:
+                return True
+            if held.data.get("status") == SENT or now - held.at < self.lease:
+                return False
+            self._drop_stale(period, held.at)
+        return False
+
+    def sent(self, period: str, now: datetime, **facts: Any) -> None:
+        self.state.put(self.report, period, {"status": SENT, **facts}, now, keep=self.keep)
+
+    def give_back(self, period: str) -> None:
+        self.state.forget(self.report, period)
+
+    def _drop_stale(self, period: str, at: datetime) -> None:
+        # Conditional: only the stale claim we saw goes, never a fresh one another retry just took.
+        try:
+            self.state.client.delete_item(
+                TableName=self.state.table,
+                Key={"pk": {"S": self.report}, "sk": {"S": period}},
+                ConditionExpression="#at = :at",
+                ExpressionAttributeNames={"#at": "at"},
+                ExpressionAttributeValues={":at": {"S": at.isoformat()}},
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise
