@@ -19,6 +19,7 @@ from ew.audit import AuditLog
 from ew_local.cloud import NAMES, LocalCloud
 from ew_local.docs import load_docs
 from ew_local.fake_slack import render_card
+from ew_local.report import DIGEST_CHANNEL, show_digest
 from ew_local.slack_payloads import button_click, modal_submission
 
 # Who the example's email owners are in Slack: users.lookupByEmail finds them, so they get DMs.
@@ -116,6 +117,7 @@ def run_demo(args: argparse.Namespace, out: TextIO) -> int:
     tz = ZoneInfo(args.timezone)
     day: date = args.date
     settings = {"timezone": args.timezone, "holidays": args.holidays, "admin": args.admin}
+    settings["digest_channel"] = DIGEST_CHANNEL
 
     with LocalCloud(settings, slack_users=EXAMPLE_SLACK_USERS) as cloud:
         _rule(out, f"1. Mirror {example}/ into the registry and rules buckets (what drive-sync does)")
@@ -160,4 +162,10 @@ def run_demo(args: argparse.Namespace, out: TextIO) -> int:
 
         _rule(out, "6. Pings recorded in ew-pings")
         _show_pings(cloud, out)
+
+        sunday = saturday + timedelta(days=1)
+        _rule(out, f"7. {sunday:%A %d %b} 18:00: the weekly digest, through the real digest handler")
+        show_digest(cloud, sunday, tz, out)
+        print(f"\n({CLICK_ITEM} is not listed: it was renewed in step 4. That click was recorded at the", file=out)
+        print("real time of this run, so it is not among this simulated week's answers.)", file=out)
     return 0

@@ -108,9 +108,9 @@ def week_figures(
         if p.sent_on >= figures.start:
             figures.pings_by_move[p.move] += 1
             figures.pings_by_channel[p.channel] += 1
-    answered = [a for a in acks if a.at.astimezone(tz).date() <= today]
+    answered = list(acks)
     for a in answered:
-        if a.at.astimezone(tz).date() >= figures.start:
+        if figures.start <= a.at.astimezone(tz).date() <= today:
             figures.answers[a.action] += 1
 
     pings_by_item: dict[str, list[SentPing]] = {}
@@ -148,8 +148,8 @@ def _state(pings: list[SentPing], acks: list[Ack], today: date) -> str:
     delivered = [p for p in pings if p.sent and p.sent_on <= today]
     if not delivered:
         # A first alert that fell on a weekend waits in a one-off schedule: say when it goes out.
-        waiting = sorted(p.sent_on for p in pings if p.sent_on >= today and not p.sent)
-        return f"first alert on {human_date(waiting[0])}" if waiting else NOT_ALERTED
+        later = sorted(p.sent_on for p in pings if p not in delivered)
+        return f"first alert on {human_date(later[0])}" if later else NOT_ALERTED
     if any(p.move == ESCALATE for p in delivered):
         return f"{WAITING}, escalated"
     return WAITING
@@ -208,18 +208,18 @@ def line_values(standing: Standing, for_slack: bool) -> dict[str, object]:
 
 
 def summary_lines(figures: WeekFigures) -> list[str]:
-    """The week's counts in two sentences (mrkdwn bold around the labels)."""
+    """The week's counts, one line each: "*Pings sent:* 10 (7 reminders, 3 escalations; 6 by Slack,
+    4 by email)" and "*Answers:* 2 (1 renewed, 1 snoozed)"."""
     moves = [_count(figures.pings_by_move[m], word) for m, word in _MOVE_WORDS if figures.pings_by_move[m]]
     by = (("slack", "Slack"), ("email", "email"))
     channels = [f"{figures.pings_by_channel[c]:,} by {name}" for c, name in by if figures.pings_by_channel[c]]
     pings = f"*Pings sent:* {figures.pings:,}"
     if moves:
-        pings += f": {', '.join(moves)} ({', '.join(channels)})" if channels else f": {', '.join(moves)}"
-    total = sum(figures.answers.values())
-    answers = f"*Answers:* {total:,}"
+        pings += f" ({'; '.join(filter(None, [', '.join(moves), ', '.join(channels)]))})"
+    answers = f"*Answers:* {sum(figures.answers.values()):,}"
     parts = [f"{figures.answers[a]:,} {word}" for a, word in _ACTION_WORDS if figures.answers[a]]
     if parts:
-        answers += ": " + ", ".join(parts)
+        answers += f" ({', '.join(parts)})"
     return [pings, answers]
 
 

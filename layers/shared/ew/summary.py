@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 from ew.activity import SentPing
 from ew.chain import ACK_ONLY, ESCALATE, FIRST_ALERT, REMINDER, RENEW, SNOOZE, Ack, current_item
 from ew.items import Item
+from opskit.dates import human_date
 from opskit.mail import render_html
 
 MAX_NARRATIVE = 1500  # characters: one paragraph; a longer answer did not follow the brief
@@ -273,7 +274,9 @@ def summary_email(f: MonthFigures, paragraph: str, written_by_model: bool) -> Su
     ]
     parts = [" ".join(paragraph.split()), f"The figures for {f.label}:\n" + "\n".join(f"- {r}" for r in rows)]
     if f.expired:
-        names = [f"{i.item} ({i.item_id}, expired {i.expiry_date:%d %b})" for i in f.expired[:MAX_LISTED]]
+        names = [
+            f"{i.item} ({i.item_id}, expired {human_date(i.expiry_date)})" for i in f.expired[:MAX_LISTED]
+        ]
         if len(f.expired) > MAX_LISTED:
             names.append(f"and {len(f.expired) - MAX_LISTED:,} more")
         parts.append("Expired without renewal:\n" + "\n".join(f"- {n}" for n in names))

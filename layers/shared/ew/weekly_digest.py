@@ -75,7 +75,7 @@ def build_digest(deps: DigestDeps, now: datetime) -> WeekFigures:
     today = digest_period(now, deps.settings.timezone)
     items, problems = registry_items(deps.s3, deps.registry_bucket, deps.settings.date_order)
     pings = deps.activity.pings()
-    acks = [a for a in deps.activity.acks() if a.at <= now]
+    acks = deps.activity.acks()
     return week_figures(items, pings, acks, today, deps.settings.timezone, [*problems, *deps.extra_problems])
 
 
