@@ -166,6 +166,6 @@ def run_demo(args: argparse.Namespace, out: TextIO) -> int:
         sunday = saturday + timedelta(days=1)
         _rule(out, f"7. {sunday:%A %d %b} 18:00: the weekly digest, through the real digest handler")
         show_digest(cloud, sunday, tz, out)
-        print(f"\n({CLICK_ITEM} is not listed: it was renewed in step 4. That click was recorded at the", file=out)
-        print("real time of this run, so it is not among this simulated week's answers.)", file=out)
+        print(f"\n({CLICK_ITEM} is not listed: it was renewed in step 4. That click was recorded", file=out)
+        print("at the real time of this run, so it is not among this simulated week's answers.)", file=out)
     return 0
