@@ -129,4 +129,4 @@ def _print_emails(cloud: LocalCloud, seen: int, out: TextIO) -> None:
         body = message.get_body(preferencelist=("plain",))
         print(f"\n--- Email to {message['To']} ---", file=out)
         print(f"Subject: {message['Subject'].strip()}", file=out)
-        print(body.get_content().rstrip() if body else "", file=out)
+        print(body.get_content().replace("\r\n", "\n").rstrip() if body else "", file=out)

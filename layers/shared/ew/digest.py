@@ -37,7 +37,8 @@ MAX_BLOCKS = 50
 MAX_SECTION_TEXT = 3000
 MAX_HEADER_TEXT = 150
 MAX_FALLBACK_TEXT = 40_000
-MAX_LINE = 280  # one listed item: a pathological cell is cut, the list goes on
+MAX_CELL = 80  # a sheet cell in a listed line ("Office lease - 14 Harbour St" is 28)
+MAX_LINE = 280  # one listed item: a pathological template is cut, the list goes on
 
 # How many lines each list shows before "…and N more": enough to act on, short enough for a phone.
 # Email has no block limit, so it shows more.
@@ -189,17 +190,19 @@ def line_values(standing: Standing, for_slack: bool) -> dict[str, object]:
     not turn into a link or a mention) and a Slack owner is a mention, which Slack shows by name."""
     item = standing.item
 
-    def cell(text: str) -> str:
+    def cell(text: str, limit: int = MAX_CELL) -> str:
+        # Cut before escaping, so a long name never pushes the date and the state off the line.
+        text = _clip(" ".join(text.split()), limit)
         return escape_mrkdwn(text) if for_slack else text
 
     owner = f"<@{item.owner}>" if for_slack and item.owner_is_slack else cell(item.owner)
     return {
         "item": cell(item.item),
-        "category": cell(item.category or "uncategorised"),
+        "category": cell(item.category or "uncategorised", 40),
         "expiry_date": human_date(item.expiry_date),
         "days_left": standing.days_left,
         "owner": owner,
-        "notes": cell(item.notes),
+        "notes": cell(item.notes, 120),
         "renewal_link": item.renewal_link,
         "escalated_from": "",
         "state": standing.state,

@@ -14,7 +14,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from ew.activity import SentPing
@@ -190,22 +190,20 @@ _WORD = re.compile(r"[a-z]+", re.I)
 
 
 def numbers_in(text: str) -> list[tuple[str, Decimal | None]]:
-    """Every number the text states, as (how it is written, its value); None for a percentage or a
-    derived quantity ("half", "doubled"), which no figure can be."""
-    found: list[tuple[str, Decimal | None]] = []
+    """Every number the text states, in order, as (how it is written, its value); None for a
+    percentage or a derived quantity ("half", "doubled"), which no figure can be."""
+    found: list[tuple[int, str, Decimal | None]] = []
     for match in _DIGITS.finditer(text):
         whole, fraction, percent = match.groups()
-        try:
-            value: Decimal | None = Decimal(whole.replace(",", "") + (fraction or ""))
-        except InvalidOperation:  # pragma: no cover - the pattern only matches digits
-            value = None
-        found.append((match.group(0).strip(), None if percent else value))
-    words = [w.lower() for w in _WORD.findall(text)]
+        value = Decimal(whole.replace(",", "") + (fraction or ""))
+        found.append((match.start(), match.group(0).strip(), None if percent else value))
+    matches = list(_WORD.finditer(text))
+    words = [m.group(0).lower() for m in matches]
     i = 0
     while i < len(words):
         word = words[i]
         if word in _DERIVED:
-            found.append((word, None))
+            found.append((matches[i].start(), word, None))
         elif word in _UNITS or (word in _SCALES and i > 0 and words[i - 1] == "a"):
             start, total, current = i, 0, 0
             while i < len(words) and (words[i] in _UNITS or words[i] in _SCALES or _joins(words, i)):
@@ -216,10 +214,10 @@ def numbers_in(text: str) -> list[tuple[str, Decimal | None]]:
                     if _SCALES[words[i]] >= 1000:
                         total, current = total + current, 0
                 i += 1
-            found.append((" ".join(words[start:i]), Decimal(total + current)))
+            found.append((matches[start].start(), " ".join(words[start:i]), Decimal(total + current)))
             continue
         i += 1
-    return found
+    return [(written, value) for _, written, value in sorted(found, key=lambda f: f[0])]
 
 
 def _joins(words: list[str], i: int) -> bool:
