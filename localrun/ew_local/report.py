@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import email
+import re
 from datetime import date, datetime, time, timedelta
 from email import policy
 from pathlib import Path
@@ -98,7 +99,7 @@ def show_digest(cloud: LocalCloud, day: date, tz: ZoneInfo, out: TextIO) -> dict
     )
     for params in cloud.slack.messages()[posted:]:
         print(f"\n--- Slack, channel {params.get('channel')} ---", file=out)
-        print(render_card(params), file=out)
+        print(render_digest(params), file=out)
     _print_emails(cloud, emailed, out)
     return result
 
@@ -121,6 +122,30 @@ def show_summary(cloud: LocalCloud, month: date, tz: ZoneInfo, out: TextIO) -> d
     print("    paragraph goes out, as on AWS when Bedrock fails ---", file=out)
     _print_emails(cloud, emailed, out)
     return result
+
+
+def render_digest(params: dict[str, Any]) -> str:
+    """The digest as Slack shows it, one listed item a line (unwrapped: it is read as a list)."""
+    lines: list[str] = []
+    for block in params.get("blocks") or []:
+        if block["type"] == "header":
+            title = block["text"]["text"]
+            lines += [title, "=" * len(title)]
+        elif block["type"] == "section":
+            lines.append(_readable(block["text"]["text"]))
+        elif block["type"] == "context":
+            lines.append("  " + " | ".join(_readable(e["text"]) for e in block["elements"]))
+        elif block["type"] == "divider":
+            lines.append("-" * 40)
+        else:
+            lines.append(render_card({"blocks": [block]}))
+    return "\n".join(lines)
+
+
+def _readable(mrkdwn: str) -> str:
+    """Mentions as @U…, Slack's escapes undone."""
+    text = re.sub(r"<@([A-Z0-9]+)>", r"@\1", mrkdwn)
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
 def _print_emails(cloud: LocalCloud, seen: int, out: TextIO) -> None:

@@ -278,3 +278,20 @@ def test_the_dashboard_shows_what_an_operator_looks_at():
         "Sent_",
     ):
         assert name in emitted
+
+
+def test_the_deploy_role_may_manage_the_dashboard_by_name():
+    [dashboard] = _resources("AWS::CloudWatch::Dashboard").values()
+    assert dashboard["DashboardName"] == {"Fn::Sub": "${Prefix}-operations"}
+    bootstrap, problems = decode(str(ROOT / "deploy" / "github-oidc.yaml"))
+    assert not problems and bootstrap is not None
+    role = bootstrap["Resources"]["DeployRole"]["Properties"]
+    [statement] = [
+        s
+        for p in role["Policies"]
+        for s in p["PolicyDocument"]["Statement"]
+        if "cloudwatch:PutDashboard" in s["Action"]
+    ]
+    assert statement["Resource"] == {
+        "Fn::Sub": "arn:${AWS::Partition}:cloudwatch::${AWS::AccountId}:dashboard/${Prefix}-*"
+    }
