@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 from botocore.exceptions import EndpointConnectionError
 
 from ew import runtime
-from ew_local.cloud import PREFIX, LambdaContext, LocalCloud, load_handler
+from ew_local.cloud import PREFIX, LambdaContext, LocalCloud, forgetting_metrics, load_handler
 from ew_local.fake_slack import render_card
 from ew_local.simulate import ScriptedAck, Simulation, SimulationError, _prepare
 
@@ -94,7 +94,7 @@ def show_digest(cloud: LocalCloud, day: date, tz: ZoneInfo, out: TextIO) -> dict
     """Run the digest handler as its schedule would on `day` at 18:00 and print what it sent."""
     at = datetime.combine(day, DIGEST_TIME, tz)
     posted, emailed = len(cloud.slack.messages()), len(cloud.sent_emails())
-    result: dict[str, Any] = load_handler("digest").handler(
+    result: dict[str, Any] = forgetting_metrics(load_handler("digest").handler)(
         {"scheduled_time": at.isoformat()}, LambdaContext(f"{PREFIX}-digest")
     )
     for params in cloud.slack.messages()[posted:]:
@@ -113,7 +113,7 @@ def show_summary(cloud: LocalCloud, month: date, tz: ZoneInfo, out: TextIO) -> d
     emailed = len(cloud.sent_emails())
     runtime.use_client("bedrock-runtime", _NoBedrock())
     try:
-        result: dict[str, Any] = load_handler("summary").handler(
+        result: dict[str, Any] = forgetting_metrics(load_handler("summary").handler)(
             {"scheduled_time": at.isoformat()}, LambdaContext(f"{PREFIX}-summary", 512)
         )
     finally:

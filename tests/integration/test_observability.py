@@ -135,3 +135,15 @@ def test_logs_carry_ids_never_secrets_addresses_or_item_names(cloud: LocalCloud,
         assert not EMAIL.findall(text), function
         assert not [s for s in secrets if s in text], function
         assert not [name for name in items if name in text], function
+
+
+def test_the_local_cloud_never_prints_metrics_it_disabled(cloud: LocalCloud, capsys) -> None:
+    # Powertools prints a metric set once one metric holds 100 values, even with metrics disabled;
+    # `ew simulate --json` must not find that blob among its deliveries.
+    rows = "".join(f"M-{n:03d},Permit {n},2026-12-01,U04OPS{n:04d}\n" for n in range(105))
+    cloud.mirror(
+        ("item_id,item,expiry_date,owner\n" + rows).encode(), b"[default]\nfirst alert: 30 days before\n"
+    )
+    _, outcomes = cloud.tick(datetime.combine(date(2026, 11, 23), time(8), LONDON))
+    assert len(outcomes) == 105
+    assert "_aws" not in capsys.readouterr().out
