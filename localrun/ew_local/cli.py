@@ -20,6 +20,13 @@ def _iso_date(text: str) -> date:
         raise argparse.ArgumentTypeError(f'"{text}" is not a date like 2026-11-24') from None
 
 
+def _month(text: str) -> date:
+    try:
+        return date.fromisoformat(f"{text}-01")
+    except ValueError:
+        raise argparse.ArgumentTypeError(f'"{text}" is not a month like 2026-11') from None
+
+
 def _positive(text: str) -> int:
     if not text.isdigit() or int(text) < 1:
         raise argparse.ArgumentTypeError(f'"{text}" is not a whole number of days (1 or more)')
@@ -58,6 +65,30 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--holidays", default="GB-ENG")
     demo.add_argument("--admin", default="ops@acme.example")
 
+    digest = sub.add_parser("digest", help="replay the watcher up to a day and print that week's digest")
+    digest.add_argument(
+        "--date", required=True, type=_iso_date, help="the digest's day (a Sunday), YYYY-MM-DD"
+    )
+    digest.add_argument("--channel", default="C0EWDIGEST", help='digest channel ID ("" = email the admin)')
+    summary = sub.add_parser("summary", help="replay the watcher through a month and print its summary")
+    summary.add_argument("--month", required=True, type=_month, help="the month to report on, YYYY-MM")
+    summary.add_argument("--to", default="board@acme.example", help="recipients, comma-separated")
+    for report in (digest, summary):
+        report.add_argument("--sheet", default=str(EXAMPLE / "registry.csv"), help="registry (.csv or .xlsx)")
+        report.add_argument("--rules", default=str(EXAMPLE / "rules.txt"), help="rules doc (rules.txt)")
+        report.add_argument("--voice", default=str(EXAMPLE / "voice.txt"), help="voice doc (voice.txt)")
+        report.add_argument("--acks", help="CSV date,item_id,action,value of clicks to replay")
+        report.add_argument("--start", type=_iso_date, help="first replayed tick (default: 28 days before)")
+        report.add_argument(
+            "--timezone", default="Europe/London", help="IANA timezone (default Europe/London)"
+        )
+        report.add_argument(
+            "--holidays", default="GB-ENG", help="holiday country and region (default GB-ENG)"
+        )
+        report.add_argument("--quiet-hours", default="19:00-08:00", help="quiet window (default 19:00-08:00)")
+        report.add_argument("--admin", default="ops@acme.example", help="admin (Slack user ID or email)")
+        report.add_argument("--date-order", choices=DATE_ORDERS, help="how to read numeric dates")
+
     serve = sub.add_parser("serve", help="try the whole product in your browser: Slack, sheet, clock, outbox")
     serve.add_argument(
         "--example", default=str(EXAMPLE), help="folder with registry.csv, rules.txt, voice.txt"
@@ -85,6 +116,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         from ew_local.demo import run_demo
 
         return run_demo(args, sys.stdout)
+    if args.command in ("digest", "summary"):
+        from ew_local.report import run_digest_command, run_summary_command
+
+        run = run_digest_command if args.command == "digest" else run_summary_command
+        return run(args, sys.stdout, sys.stderr)
     if args.command == "check":
         from ew_local.check import run_check
 

@@ -165,7 +165,7 @@ class _Stderr(io.TextIOBase):
         sys.stderr.flush()
 
 
-def _keep_stdout(module: ModuleType) -> Callable[[dict[str, Any], Any], Any]:
+def keep_stdout(module: ModuleType) -> Callable[[dict[str, Any], Any], Any]:
     """`module.handler`, run so that stdout stays the local command's output (`ew simulate --json` is
     JSON lines only). On Lambda a handler's stdout is its log; here it goes to stderr: its Logger's
     lines, and its Metrics' EMF blobs. Metrics are also forgotten after each invocation: with
@@ -265,16 +265,16 @@ class LocalCloud:
         runtime.use_client("lambda", _AsyncInvocations(self.pending_tasks))
         self._stack.callback(runtime.use_client, "lambda", None)
         self._provision()
-        self.tick_handler = _keep_stdout(load_handler("daily_tick"))
+        self.tick_handler = keep_stdout(load_handler("daily_tick"))
         dispatch_module: Any = load_handler("dispatch")  # loaded by path: mypy cannot see its names
-        self.dispatch_handler = _keep_stdout(dispatch_module)
+        self.dispatch_handler = keep_stdout(dispatch_module)
         # dispatch judges claims by its module's clock: ours, so dispatch_async can replay retry timing.
         self._stack.callback(setattr, dispatch_module, "clock", dispatch_module.clock)
         dispatch_module.clock = self._clock
         self.ack_handler_module = load_handler("ack_handler")
-        self.ack_handler = _keep_stdout(self.ack_handler_module)
-        self.drive_sync_handler = _keep_stdout(load_handler("drive_sync"))
-        self.calendar_sync_handler = _keep_stdout(load_handler("calendar_sync"))
+        self.ack_handler = keep_stdout(self.ack_handler_module)
+        self.drive_sync_handler = keep_stdout(load_handler("drive_sync"))
+        self.calendar_sync_handler = keep_stdout(load_handler("calendar_sync"))
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -20,6 +20,7 @@ from ew.audit import AuditLog
 from ew_local.cloud import NAMES, RULES_DOC_ID, LocalCloud
 from ew_local.docs import load_docs
 from ew_local.fake_slack import render_card
+from ew_local.report import DIGEST_CHANNEL, show_digest
 from ew_local.slack_payloads import button_click, modal_submission
 
 # Who the example's email owners are in Slack: users.lookupByEmail finds them, so they get DMs.
@@ -159,6 +160,7 @@ def run_demo(args: argparse.Namespace, out: TextIO) -> int:
     day: date = args.date
     settings = {"timezone": args.timezone, "holidays": args.holidays, "admin": args.admin,
                 "calendar_ids": CALENDAR_ID, "intake_channel": INTAKE_CHANNEL}  # fmt: skip
+    settings["digest_channel"] = DIGEST_CHANNEL
 
     with LocalCloud(settings, slack_users=EXAMPLE_SLACK_USERS) as cloud:
         _rule(out, f"1. drive-sync mirrors {example}/ from Google into the registry and rules buckets")
@@ -205,6 +207,11 @@ def run_demo(args: argparse.Namespace, out: TextIO) -> int:
         if calendar.is_file():
             _rule(out, f"7. calendar-sync: an event tagged #expires in {CALENDAR_ID} becomes a proposal")
             _calendar_proposal(cloud, json.loads(calendar.read_text(encoding="utf-8")), out)
+        sunday = saturday + timedelta(days=1)
+        _rule(out, f"8. {sunday:%A %d %b} 18:00: the weekly digest, through the real digest handler")
+        show_digest(cloud, sunday, tz, out)
+        print(f"\n({CLICK_ITEM} is not listed: it was renewed in step 4. That click was recorded", file=out)
+        print("at the real time of this run, so it is not among this simulated week's answers.)", file=out)
     return 0
 
 

@@ -38,7 +38,10 @@ def deps() -> TickDeps:
 @logger.inject_lambda_context
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    logger.set_correlation_id(f"tick-{tick_time(event).isoformat()}")
     report = run_tick(deps(), tick_time(event))
+    # The heartbeat (template.yaml DailyTickHeartbeatAlarm): reached only when the whole tick succeeded.
+    metrics.add_metric(name="TickCompleted", unit=MetricUnit.Count, value=1)
     for move, count in report.moves.items():
         metrics.add_metric(name=f"Moves_{move}", unit=MetricUnit.Count, value=count)
     metrics.add_metric(name="RowsSkipped", unit=MetricUnit.Count, value=len(report.skipped))

@@ -12,6 +12,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from ew import runtime
+from ew.correlation import ping_id
 from ew.dispatching import LEASE_MARGIN, DispatchDeps, dispatch
 from ew.store import ClaimHeld
 
@@ -45,6 +46,7 @@ def deps(lease: timedelta) -> DispatchDeps:
 @logger.inject_lambda_context
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    logger.set_correlation_id(ping_id(event))
     # This invocation is certainly over when Lambda's timeout stops it: its claims are held until then.
     lease = timedelta(milliseconds=context.get_remaining_time_in_millis()) + LEASE_MARGIN
     try:
@@ -54,7 +56,10 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         metrics.add_metric(name="Pings_held", unit=MetricUnit.Count, value=1)
         raise
     metrics.add_metric(name=f"Pings_{outcome.status}", unit=MetricUnit.Count, value=1)
+    if outcome.status == "sent":  # the dashboard's pings by channel
+        metrics.add_metric(name=f"Sent_{outcome.channel}", unit=MetricUnit.Count, value=1)
     if outcome.fell_back:
         metrics.add_metric(name="SlackFallbackToEmail", unit=MetricUnit.Count, value=1)
-    logger.info("dispatch done", **outcome.as_dict())
+    # The recipient may be an email address: logs carry IDs only (DESIGN.md §9).
+    logger.info("dispatch done", **{k: v for k, v in outcome.as_dict().items() if k != "recipient"})
     return outcome.as_dict()

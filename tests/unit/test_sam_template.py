@@ -361,6 +361,8 @@ def test_every_dlq_and_every_function_has_an_alarm_on_the_alarm_topic():
     alarms = [a["Properties"] for a in _resources("AWS::CloudWatch::Alarm").values()]
     for alarm in alarms:
         assert alarm["AlarmActions"] == [{"Ref": "CostAlarmTopic"}]
+        if alarm["MetricName"] == "TickCompleted":
+            continue  # the heartbeat fires on too few (tests/unit/test_template_reports.py)
         assert alarm["ComparisonOperator"] == "GreaterThanThreshold"
         # Any failure at all is worth a look; only the signature-failure count has a tolerance.
         if alarm["MetricName"] != "SlackVerificationFailures":

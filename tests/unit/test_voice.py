@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ew.voice import DEFAULT_TEMPLATES, KINDS, PLACEHOLDERS, Voice, parse_voice
+from ew.voice import DEFAULT_TEMPLATES, KINDS, PLACEHOLDERS, Voice, parse_voice, placeholders_for
 from opskit.placeholders import template_problems
 from opskit.problems import DocumentError
 
@@ -76,7 +76,7 @@ def test_default_wording():
 def test_every_kind_has_a_safe_default():
     assert set(DEFAULT_TEMPLATES) == set(KINDS)
     for kind, template in DEFAULT_TEMPLATES.items():
-        assert template_problems(template, PLACEHOLDERS) == [], kind
+        assert template_problems(template, placeholders_for(kind)) == [], kind
         assert Voice().render(kind, VALUES)
     assert "{escalated_from}" in DEFAULT_TEMPLATES["escalate"]
     assert "\n" not in DEFAULT_TEMPLATES["email_subject"]

@@ -220,3 +220,17 @@ def google_session(scopes: list[str], timeout: float = 20) -> GoogleSession:
     if not isinstance(info, dict):
         raise config.ConfigError(f"the secret {name} is not a service account JSON key")
     return GoogleSession(info, scopes, endpoint=os.environ.get("EW_GOOGLE_API_URL") or None, timeout=timeout)
+
+
+def bedrock_runtime() -> Any:
+    """The Bedrock runtime client for short prose answers: it gives up quickly (two attempts, 30 s
+    each) so a slow or throttled model falls back to plain text well inside the function's timeout."""
+    if "bedrock-runtime" in _STAND_INS:
+        return _STAND_INS["bedrock-runtime"]
+    key = "bedrock-runtime#prose"
+    if key not in _CLIENTS:
+        from botocore.config import Config
+
+        config = Config(connect_timeout=5, read_timeout=30, retries={"max_attempts": 2, "mode": "standard"})
+        _CLIENTS[key] = boto3.client("bedrock-runtime", config=config)
+    return _CLIENTS[key]

@@ -22,6 +22,14 @@ PLACEHOLDERS = (
     "renewal_link",
     "escalated_from",
 )
+# The digest renders one line per item it lists, and says where each item stands: two more names, valid
+# in [digest] only (anywhere else they would come out empty, so they stay unknown placeholders there).
+DIGEST_PLACEHOLDERS = (*PLACEHOLDERS, "state", "due")
+
+
+def placeholders_for(kind: str) -> tuple[str, ...]:
+    return DIGEST_PLACEHOLDERS if kind == "digest" else PLACEHOLDERS
+
 
 # Built-in wording. It must read well for any item, so it avoids placeholders that are often empty
 # (notes, renewal_link) and does not put days_left where an overdue item would read oddly.
@@ -42,7 +50,8 @@ DEFAULT_TEMPLATES: Mapping[str, str] = MappingProxyType(
             "It was with {escalated_from}, so it has been passed to you to make sure it doesn't lapse. "
             "Please renew it, or check in with {escalated_from}."
         ),
-        "digest": "{item} ({category}): expires {expiry_date} ({days_left} days), owner {owner}",
+        # One line per listed item, e.g. "Van insurance · @sam · 30 Jun 2026 (in 5 days) · waiting".
+        "digest": "*{item}* · {owner} · {expiry_date} ({due}) · {state}",
         "email_subject": "Renewal needed: {item} (expires {expiry_date})",
     }
 )
@@ -57,7 +66,7 @@ class Voice:
         if kind not in KINDS:
             raise ValueError(f"unknown message kind {kind!r}: use one of {', '.join(KINDS)}")
         template = self.templates.get(kind, DEFAULT_TEMPLATES[kind])
-        return render_template(template, {name: values.get(name) for name in PLACEHOLDERS})
+        return render_template(template, {name: values.get(name) for name in placeholders_for(kind)})
 
 
 def parse_voice(text: str, source: str = "voice.txt") -> Voice:
@@ -90,7 +99,7 @@ def _section_problems(section: Section, name: str, source: str) -> list[Problem]
     problems = [
         Problem(source, f"line {line.number}", message)
         for line in section.content
-        for message in template_problems(line.text, PLACEHOLDERS)
+        for message in template_problems(line.text, placeholders_for(name))
     ]
     if name == "email_subject" and len(section.content) > 1:
         # a line break cannot go into an email subject header

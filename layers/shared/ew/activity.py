@@ -1,0 +1,122 @@
+"""What the watcher did, read back for the weekly digest and the monthly summary (DESIGN.md §3).
+
+Pings live in two tables: `ew-pings` (open chains) and `ew-pings-archive` (chains a renewal closed).
+Both count: a ping sent on Monday is still a ping sent this week after Wednesday's renewal archived it.
+Every read is a paginated Scan with a projection, so the number of requests grows with 1 MB pages,
+never with items (no Query per item), however long the sheet is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from ew.chain import Ack
+
+Row = dict[str, dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class SentPing:
+    """A ping row as the reports read it, from either table."""
+
+    item_id: str
+    cycle_expiry: date
+    chain_index: int
+    move: str
+    sent_on: date  # the delivery date (a deferred ping counts from the day it goes out)
+    channel: str  # "slack" or "email": the channel actually used once sent
+    status: str  # "sent", or "scheduled" / "sending" while it waits or is in flight
+
+    @property
+    def sent(self) -> bool:
+        return self.status == "sent"
+
+
+_PING_FIELDS = ("item_id", "cycle_expiry", "chain_index", "move", "ping_date", "dispatched_via", "status")
+_ACK_FIELDS = ("item_id", "cycle_expiry", "action", "ack_date", "by_user", "snooze_until", "new_expiry")
+
+
+class ActivityReader:
+    def __init__(
+        self,
+        client: Any,
+        pings_table: str,
+        archive_table: str,
+        ack_table: str,
+        *,
+        page_size: int | None = None,
+    ) -> None:
+        """`page_size` caps the items per Scan page (tests); leave it unset in production."""
+        self._client = client
+        self.pings_table = pings_table
+        self.archive_table = archive_table
+        self.ack_table = ack_table
+        self._page_size = page_size
+        self.requests = 0  # DynamoDB requests made so far: pages, not items
+
+    def pings(self) -> list[SentPing]:
+        """Every ping of open and closed chains, sorted by (delivery date, item, cycle, index). All of
+        them, not just the period's: where an item stands depends on its whole current chain."""
+        rows = [*self._scan(self.pings_table, _PING_FIELDS), *self._scan(self.archive_table, _PING_FIELDS)]
+        pings = [_ping(row) for row in rows]
+        return sorted(pings, key=lambda p: (p.sent_on, p.item_id, p.cycle_expiry, p.chain_index))
+
+    def acks(self) -> list[Ack]:
+        """Every recorded answer, sorted by (item, time). All of them: a snooze or an ack-only from
+        months ago still says where an item's current chain stands."""
+        acks = [_ack(row) for row in self._scan(self.ack_table, _ACK_FIELDS)]
+        return sorted(acks, key=lambda a: (a.item_id, a.at))
+
+    def _scan(self, table: str, fields: tuple[str, ...]) -> Iterator[Row]:
+        names = {f"#a{i}": name for i, name in enumerate(fields)}
+        params: dict[str, Any] = {
+            "TableName": table,
+            "ProjectionExpression": ", ".join(names),
+            "ExpressionAttributeNames": names,
+        }
+        if self._page_size:
+            params["Limit"] = self._page_size
+        while True:
+            page = self._client.scan(**params)
+            self.requests += 1
+            yield from page.get("Items", [])
+            last = page.get("LastEvaluatedKey")
+            if not last:
+                return
+            params["ExclusiveStartKey"] = last
+
+
+def _text(row: Row, name: str, default: str = "") -> str:
+    value = row.get(name)
+    return str(value["S"]) if value and "S" in value else default
+
+
+def _ping(row: Row) -> SentPing:
+    return SentPing(
+        item_id=_text(row, "item_id"),
+        cycle_expiry=date.fromisoformat(_text(row, "cycle_expiry")),
+        chain_index=int(row["chain_index"]["N"]),
+        move=_text(row, "move"),
+        sent_on=date.fromisoformat(_text(row, "ping_date")),
+        channel=_text(row, "dispatched_via"),
+        status=_text(row, "status", "sent"),
+    )
+
+
+def _ack(row: Row) -> Ack:
+    def optional_date(name: str) -> date | None:
+        text = _text(row, name)
+        return date.fromisoformat(text) if text else None
+
+    return Ack(
+        item_id=_text(row, "item_id"),
+        cycle_expiry=date.fromisoformat(_text(row, "cycle_expiry")),
+        action=_text(row, "action"),
+        at=datetime.fromisoformat(_text(row, "ack_date")),
+        by=_text(row, "by_user"),
+        snooze_until=optional_date("snooze_until"),
+        new_expiry=optional_date("new_expiry"),
+    )
