@@ -65,6 +65,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--date", type=_iso_date, default=date(2026, 11, 23), help="tick date (a weekday)")
     serve.add_argument("--timezone", default="Europe/London")
     serve.add_argument("--port", type=int, default=8765, help="local port (default 8765)")
+
+    from ew_local.extract import add_parser as add_extract
+
+    add_extract(sub, DATE_ORDERS)
     return parser
 
 
@@ -78,6 +82,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from ew_local.demo import run_demo
 
         return run_demo(args, sys.stdout)
+    if args.command == "extract":
+        from ew_local.extract import run_extract
+
+        return run_extract(args, sys.stdout)
     if args.command == "check":
         from ew_local.check import run_check
 

@@ -11,6 +11,7 @@ enough for pypdf to extract the text back, with no extra dependency.
 from __future__ import annotations
 
 import io
+import re
 import sys
 import zipfile
 import zlib
@@ -139,14 +140,19 @@ def encrypted_pdf(text: str, password: str = "s3cret") -> bytes:
 
 
 def _fixed_zip(data: bytes) -> bytes:
-    """The same package with every entry's timestamp fixed, so the bytes are reproducible."""
+    """The same package with every entry's timestamp (and the "modified" property, which openpyxl sets
+    when saving) fixed, so the bytes are reproducible."""
     out = io.BytesIO()
     with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
         for info in src.infolist():
             entry = zipfile.ZipInfo(info.filename, date_time=_ZIP_TIME)
             entry.compress_type = zipfile.ZIP_DEFLATED
             entry.external_attr = 0o644 << 16
-            dst.writestr(entry, src.read(info.filename))
+            content = src.read(info.filename)
+            if info.filename == "docProps/core.xml":
+                stamp = FIXED.strftime("%Y-%m-%dT%H:%M:%SZ").encode()
+                content = re.sub(rb"(<dcterms:modified[^>]*>)[^<]*", rb"\g<1>" + stamp, content)
+            dst.writestr(entry, content)
     return out.getvalue()
 
 
