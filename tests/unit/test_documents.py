@@ -212,6 +212,34 @@ def test_xlsx_cell_limit_reads_part_and_says_so() -> None:
     assert doc.notes == ("only part of the workbook was read (too many cells)",)
 
 
+def _xlsx_with_sheet_xml(rows: int, dimension: bool) -> bytes:
+    cells = "".join(
+        f'<row r="{n}"><c r="A{n}" t="inlineStr"><is><t>row {n}</t></is></c></row>' for n in range(1, rows)
+    )
+    record = f'<dimension ref="A1:A{rows - 1}"/>' if dimension else ""
+    xml = (
+        '<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/'
+        f'2006/main">{record}<sheetData>{cells}</sheetData></worksheet>'
+    )
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(xlsx_bytes({"S": [["x"]]}))) as src, zipfile.ZipFile(out, "w") as dst:
+        for info in src.infolist():
+            dst.writestr(info, xml if info.filename == "xl/worksheets/sheet1.xml" else src.read(info))
+    return out.getvalue()
+
+
+def test_a_large_sheet_without_a_size_record_is_refused() -> None:
+    doc = read_document("export.xlsx", _xlsx_with_sheet_xml(40_000, dimension=False))
+    assert doc.problem == (
+        "could not read export.xlsx: a large sheet in the XLSX file has no size record (it was not saved by "
+        "Excel, LibreOffice or Google Sheets); open it and save it again as .xlsx"
+    )
+    doc = read_document(
+        "export.xlsx", _xlsx_with_sheet_xml(40_000, dimension=True), limits=Limits(text_chars=1000)
+    )
+    assert doc.problem == "" and doc.text.startswith("Sheet: S\nrow 1\nrow 2\n")
+
+
 # -- text, HTML, kinds -------------------------------------------------------------------------------
 
 
@@ -359,12 +387,16 @@ def test_only_the_first_attachments_are_read() -> None:
 
 
 def test_text_budget_is_shared_by_the_whole_mail() -> None:
-    files = [("a.txt", b"a" * 800), ("b.txt", b"b" * 800)]
-    mail = read_mail(
-        eml_bytes(sender=SENDER, subject="s", text="body", attachments=files), Limits(text_chars=1000)
-    )
-    assert sum(len(p.text) for p in mail.parts) <= 1000
-    assert mail.attachments[1].notes == ("the text of b.txt was cut at 196 characters (it has 800)",)
+    files = [("a.txt", b"a" * 800), ("b.txt", b"b" * 800), ("c.txt", b"c" * 800)]
+    raw = eml_bytes(sender=SENDER, subject="s", text="body", attachments=files)
+    mail = read_mail(raw, Limits(text_chars=700, mail_text_chars=1000))
+    assert [len(p.text) for p in mail.parts] == [4, 700, 296, 0]
+    assert [p.notes for p in mail.attachments] == [
+        ("the text of a.txt was cut at 700 characters (it has 800)",),
+        ("the text of b.txt was cut at 296 characters (it has 800)",),
+        ("c.txt: not read: the mail's other documents already gave 1,000 characters",),
+    ]
+    assert mail.attachments[2].data.rstrip() == b"c" * 800  # kept for archiving
 
 
 def test_a_mail_forwarded_as_attachment_is_opened() -> None:

@@ -37,7 +37,8 @@ class Limits:
     mail_bytes: int = 25 * MB  # a raw mail larger than this is not parsed (SES accepts up to 40 MB)
     file_bytes: int = 25 * MB  # one attachment or one local file
     attachments: int = 10  # attachments read per mail; the rest are named in a note
-    text_chars: int = 200_000  # extracted text per document, and in total per mail; cut with a note
+    text_chars: int = 200_000  # extracted text per document; cut with a note
+    mail_text_chars: int = 500_000  # extracted text per mail; later attachments are left unread
     pdf_pages: int = 200  # pages read per PDF
     sheet_cells: int = 500_000  # XLSX cells visited (empty ones too) per workbook
     zip_entries: int = 2_000  # parts inside a DOCX/XLSX package
@@ -212,12 +213,12 @@ def read_mail(raw: bytes, limits: Limits = LIMITS) -> MailDocument:
     if mail.virus_verdict == "PROCESSING_FAILED":
         problems.append("the mail server could not scan this mail for viruses")
 
-    budget = limits.text_chars
+    budget = limits.mail_text_chars
     body = None
     if bodies:
         text = "\n\n".join(t for _, t in bodies if t.strip())
         kind = HTML if all(k == HTML for k, _ in bodies) else TEXT
-        body = _with_text(DocumentText("the mail body", kind), text, budget)
+        body = _with_text(DocumentText("the mail body", kind), text, min(budget, limits.text_chars))
         budget -= len(body.text)
 
     if len(found) > limits.attachments:
@@ -229,7 +230,15 @@ def read_mail(raw: bytes, limits: Limits = LIMITS) -> MailDocument:
     attachments = []
     for i, part in enumerate(found[: limits.attachments]):
         name = _part_name(part, i)
-        document = _read_part(part, name, replace(limits, text_chars=max(budget, 0)), deadline)
+        if budget <= 0:
+            unread = (
+                f"not read: the mail's other documents already gave {limits.mail_text_chars:,} characters"
+            )
+            attachments.append(_unread_part(part, name, unread))
+            continue
+        document = _read_part(
+            part, name, replace(limits, text_chars=min(budget, limits.text_chars)), deadline
+        )
         budget -= len(document.text)
         attachments.append(document)
     return replace(mail, body=body, attachments=tuple(attachments), problems=tuple(problems))
@@ -353,6 +362,17 @@ def _part_name(part: Message, index: int) -> str:
     except Exception:
         filename = None
     return clean_name(filename or "") or f"attachment {index + 1} ({part.get_content_type()})"
+
+
+def _unread_part(part: Message, name: str, why: str) -> DocumentText:
+    """An attachment kept (for archiving) but not read."""
+    try:
+        payload = part.get_payload(decode=True)
+    except Exception:
+        payload = None
+    data = payload if isinstance(payload, bytes) else b""
+    return DocumentText(name, detect_kind(name, part.get_content_type(), data), notes=(f"{name}: {why}",),
+                        content_type=part.get_content_type(), data=data)  # fmt: skip
 
 
 def _read_part(part: Message, name: str, limits: Limits, deadline: float) -> DocumentText:
@@ -537,7 +557,7 @@ def _table_lines(table: Any) -> list[str]:
 def read_xlsx(doc: DocumentText, limits: Limits = LIMITS, deadline: float | None = None) -> DocumentText:
     """Cell values (formulas as last calculated), one line per row with cells joined by " | ", each
     sheet under a "Sheet: name" line. Dates are written as ISO dates."""
-    refusal = check_package(doc.data, limits, "XLSX file")
+    refusal = check_package(doc.data, limits, "XLSX file") or _undimensioned_sheet(doc.data)
     if refusal:
         return _failed(doc, refusal)
     from openpyxl import load_workbook
@@ -575,6 +595,27 @@ def read_xlsx(doc: DocumentText, limits: Limits = LIMITS, deadline: float | None
     finally:
         workbook.close()
     return _with_text(replace(doc, notes=(*doc.notes, *notes)), "\n".join(lines), limits.text_chars)
+
+
+_SHEET = re.compile(r"xl/worksheets/[^/]+\.xml")
+_UNDIMENSIONED_LIMIT = 2 * MB
+
+
+def _undimensioned_sheet(data: bytes) -> str:
+    """openpyxl (read-only) parses a whole sheet before its first row when the sheet lacks the size
+    record (<dimension>) that Excel, LibreOffice and Google Sheets write at its top: a large sheet
+    without one costs tens of seconds before any limit can act, so it is refused."""
+    with zipfile.ZipFile(io.BytesIO(data)) as package:
+        for part in package.infolist():
+            if _SHEET.fullmatch(part.filename) and part.file_size > _UNDIMENSIONED_LIMIT:
+                with package.open(part) as sheet:
+                    head = sheet.read(4096)
+                if not re.search(rb"<(?:\w+:)?dimension\b", head):
+                    return (
+                        "a large sheet in the XLSX file has no size record (it was not saved by Excel, "
+                        "LibreOffice or Google Sheets); open it and save it again as .xlsx"
+                    )
+    return ""
 
 
 class _Stop(Exception):
