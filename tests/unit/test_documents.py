@@ -154,6 +154,11 @@ def test_zip_guards_total_size_and_entry_count() -> None:
         "(more than 10 KB): it looks like a zip bomb"
     )
     assert check_package(data, Limits(zip_entries=3), "DOCX file").startswith("the DOCX file holds ")
+    big_text = read_document("long.docx", data, limits=Limits(xml_part_bytes=1000))
+    assert big_text.problem.startswith("could not read long.docx: its text would unpack to ")
+    assert big_text.problem.endswith(" KB (more than 1 KB), too much to read safely")
+    sheet = xlsx_bytes({"S": [[f"row {n}"] for n in range(2000)]})  # the sheet is streamed, not parsed whole
+    assert read_document("s.xlsx", sheet, limits=Limits(xml_part_bytes=30_000)).problem == ""
     assert (
         "zip bomb"
         in read_document("x.xlsx", xlsx_bytes({"S": [["a"]]}), limits=Limits(zip_entries=3)).problem

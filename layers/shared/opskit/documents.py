@@ -42,10 +42,12 @@ class Limits:
     pdf_pages: int = 200  # pages read per PDF
     sheet_cells: int = 500_000  # XLSX cells visited (empty ones too) per workbook
     zip_entries: int = 2_000  # parts inside a DOCX/XLSX package
-    zip_bytes: int = 200 * MB  # their total uncompressed size
+    zip_bytes: int = 100 * MB  # their total uncompressed size (python-docx loads every part)
+    xml_part_bytes: int = 40 * MB  # one XML part parsed whole (word/document.xml: ~6x in memory)
     zip_ratio: int = 100  # uncompressed:compressed size of one part (Office XML is usually 5-30)
     zip_ratio_from: int = 1 * MB  # parts smaller than this are not ratio-checked
-    seconds: float = 30.0  # reading time per mail; pages and rows past it are left out with a note
+    seconds: float = 20.0  # reading time per mail (wall clock); pages, rows and attachments past it
+    # are left out with a note, so a 60 s Lambda keeps time for the model call and the proposal
     nesting: int = 5  # forwarded messages inside forwarded messages
 
 
@@ -92,6 +94,7 @@ _OLD_OFFICE = {
     ".ppt": "PowerPoint files are not read; save it as PDF and send it again",
     ".pptx": "PowerPoint files are not read; save it as PDF and send it again",
 }
+BODY = "the mail body"  # the name a mail's body goes by, as a document
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # password-protected Office files and .doc/.xls
 _READABLE = "only PDF, DOCX, XLSX, text and HTML files are read"
 
@@ -209,7 +212,10 @@ def read_mail(raw: bytes, limits: Limits = LIMITS) -> MailDocument:
     bodies: list[tuple[str, str]] = []  # (kind, text) in mail order
     found: list[Message] = []  # attachment parts
     problems: list[str] = []
-    _walk(message, bodies, found, problems, 0, limits)
+    try:
+        _walk(message, bodies, found, problems, 0, limits)
+    except Exception as exc:  # a MIME structure the email package chokes on: keep what was sorted
+        problems.append(f"part of the mail could not be read ({type(exc).__name__})")
     if mail.virus_verdict == "PROCESSING_FAILED":
         problems.append("the mail server could not scan this mail for viruses")
 
@@ -218,7 +224,7 @@ def read_mail(raw: bytes, limits: Limits = LIMITS) -> MailDocument:
     if bodies:
         text = "\n\n".join(t for _, t in bodies if t.strip())
         kind = HTML if all(k == HTML for k, _ in bodies) else TEXT
-        body = _with_text(DocumentText("the mail body", kind), text, min(budget, limits.text_chars))
+        body = _with_text(DocumentText(BODY, kind), text, min(budget, limits.text_chars))
         budget -= len(body.text)
 
     if len(found) > limits.attachments:
@@ -235,6 +241,9 @@ def read_mail(raw: bytes, limits: Limits = LIMITS) -> MailDocument:
                 f"not read: the mail's other documents already gave {limits.mail_text_chars:,} characters"
             )
             attachments.append(_unread_part(part, name, unread))
+            continue
+        if time.monotonic() > deadline:
+            attachments.append(_unread_part(part, name, "not read: out of time for this mail"))
             continue
         document = _read_part(
             part, name, replace(limits, text_chars=min(budget, limits.text_chars)), deadline
@@ -467,6 +476,8 @@ def read_pdf(doc: DocumentText, limits: Limits = LIMITS, deadline: float | None 
     except Exception as exc:
         return _failed(doc, incomplete if truncated else f"the PDF is damaged ({type(exc).__name__})")
     text = "\n\n".join(t.strip() for t in texts)
+    if not texts and count:
+        return _failed(doc, "out of time before its first page")
     if truncated:
         notes.append(incomplete + "; what could be read is used")
     if len(re.findall(r"\w", text)) < 20:
@@ -481,11 +492,12 @@ def read_pdf(doc: DocumentText, limits: Limits = LIMITS, deadline: float | None 
 # -- DOCX and XLSX (zip packages) ------------------------------------------------------------------
 
 
-def check_package(data: bytes, limits: Limits = LIMITS, what: str = "file") -> str:
+def check_package(data: bytes, limits: Limits = LIMITS, what: str = "file", streamed: str = "") -> str:
     """Why a DOCX/XLSX package must not be opened ("" when it may), from its zip directory alone.
 
     Python's zipfile stops at the declared size of each part (and then fails its CRC check), so the
-    declared sizes checked here bound what a parser can inflate later."""
+    declared sizes checked here bound what a parser can inflate later. XML parts are parsed whole into
+    memory (an lxml tree takes several times the XML's size), except those under `streamed`."""
     if data.startswith(_OLE_MAGIC):
         return f"the {what} is password-protected (or in the old Office format)"
     try:
@@ -513,6 +525,12 @@ def check_package(data: bytes, limits: Limits = LIMITS, what: str = "file") -> s
             )
         if part.flag_bits & 0x1:
             return f"the {what} is password-protected"
+        parsed_whole = part.filename.endswith(".xml") and not (
+            streamed and part.filename.startswith(streamed)
+        )
+        if parsed_whole and part.file_size > limits.xml_part_bytes:
+            size, limit = _size(part.file_size), _size(limits.xml_part_bytes)
+            return f"its text would unpack to {size} (more than {limit}), too much to read safely"
     return ""
 
 
@@ -557,7 +575,8 @@ def _table_lines(table: Any) -> list[str]:
 def read_xlsx(doc: DocumentText, limits: Limits = LIMITS, deadline: float | None = None) -> DocumentText:
     """Cell values (formulas as last calculated), one line per row with cells joined by " | ", each
     sheet under a "Sheet: name" line. Dates are written as ISO dates."""
-    refusal = check_package(doc.data, limits, "XLSX file") or _undimensioned_sheet(doc.data)
+    refusal = check_package(doc.data, limits, "XLSX file", streamed="xl/worksheets/")
+    refusal = refusal or _undimensioned_sheet(doc.data)
     if refusal:
         return _failed(doc, refusal)
     from openpyxl import load_workbook
