@@ -25,6 +25,7 @@ from ew.proposals import FIELDS, Proposal, check_fields, new_id
 from opskit.date_mentions import DateMention, count_numeric_dates, find_dates
 from opskit.dates import check_date_order, parse_date
 from opskit.documents import (
+    BODY,
     LIMITS,
     MAIL,
     DocumentText,
@@ -122,7 +123,7 @@ def source_from_mail(mail: MailDocument) -> Source:
         problems += document.notes
         if document.readable:
             # a blank line after the heading: words in a file name ("no-expiry.pdf") label no date
-            heading = "" if document.name == "the mail body" else f"[{document.name}]\n\n"
+            heading = "" if document.name == BODY else f"[{document.name}]\n\n"
             sections.append((document.name, heading + document.text))
     text, parts = _join(sections)
     return Source(
@@ -601,7 +602,7 @@ def guess_item(source: Source) -> str:
     if title:
         return title
     for document in source.documents:
-        if document.name and document.name != "the mail body":
+        if document.name and document.name != BODY:
             stem = document.name.rsplit(".", 1)[0]
             return _tidy(re.sub(r"[_\-]+", " ", stem)).capitalize()
     return ""
@@ -610,7 +611,7 @@ def guess_item(source: Source) -> str:
 def _title(source: Source) -> str:
     """The first short heading-like line with a document word (agreement, certificate, …) near the top of
     an attachment, else of the body: not a greeting, a sentence, a "label: value" line or a company name."""
-    parts = sorted((p for p in source.parts if p.name != _SUBJECT), key=lambda p: p.name == "the mail body")
+    parts = sorted((p for p in source.parts if p.name != _SUBJECT), key=lambda p: p.name == BODY)
     for part in parts:
         for line in source.text[part.start : part.end].splitlines()[:8]:
             line = _tidy(line.strip("[]#*=-_ "))
@@ -935,12 +936,16 @@ _BEDROCK_ERRORS = {
 }
 
 
-def bedrock_client(region: str | None = None) -> Any:
-    """A bedrock-runtime client with short timeouts and a few retries (the Lambda has 60 s)."""
+def bedrock_client(region: str | None = None, read_timeout: float = 25, attempts: int = 2) -> Any:
+    """A bedrock-runtime client with short timeouts and one retry: intake-parser has 60 s in all and
+    reads its documents in at most 20 (opskit.documents.Limits.seconds); a slow model is worth less
+    than a proposal, which the offline reader can always make."""
     import boto3
     from botocore.config import Config
 
-    config = Config(connect_timeout=5, read_timeout=40, retries={"mode": "standard", "max_attempts": 3})
+    config = Config(
+        connect_timeout=3, read_timeout=read_timeout, retries={"mode": "standard", "max_attempts": attempts}
+    )
     return boto3.client("bedrock-runtime", region_name=region, config=config)
 
 
@@ -1156,7 +1161,7 @@ def to_draft(extraction: Extraction, source: Source, default_owner: str = "") ->
     )
     problems = list(dict.fromkeys(extraction.problems))
     if source.refused:
-        problems.insert(0, source.refused)
+        problems = [source.refused, *(p for p in problems if p != source.refused)]
     elif source.readable:
         for name, message in check_fields(fields).items():
             if name == "expiry_date" and not fields["expiry_date"]:
@@ -1164,11 +1169,8 @@ def to_draft(extraction: Extraction, source: Source, default_owner: str = "") ->
             problems.append(f"{name}: {message}")
     where = source.description
     if extraction.evidence_in and extraction.evidence_in != source.description:
-        where = (
-            extraction.evidence_in
-            if where == extraction.evidence_in
-            else f"{extraction.evidence_in} in {where}"
-        )
+        joint = "of" if extraction.evidence_in in (_SUBJECT, BODY) else "in"
+        where = f"{extraction.evidence_in} {joint} {where}"
     method = "read offline" if extraction.method == OFFLINE else f"read by {extraction.method}"
     return Draft(
         fields=fields,
