@@ -15,7 +15,6 @@ import io
 import re
 import time
 import zipfile
-from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from datetime import time as clock_time
@@ -738,8 +737,3 @@ def _with_text(doc: DocumentText, text: str, limit: int) -> DocumentText:
 
 def _size(n: int) -> str:
     return f"{n / MB:.1f} MB" if n >= MB else f"{n / 1024:.0f} KB"
-
-
-def iter_readable(mail: MailDocument) -> Iterator[DocumentText]:
-    """The parts of a mail that have text to use, body first."""
-    return (part for part in mail.parts if part.readable)
