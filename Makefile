@@ -109,5 +109,16 @@ bench-imports: build
 bench-drive-sync: setup
 	$(UV) run python benchmarks/drive_sync.py $(ARGS)
 
+# The example inbox (examples/acme/inbox: a forwarded mail with a PDF, a DOCX, an XLSX, a text notice) is
+# generated, so it can be rebuilt byte for byte; `ew extract` reads any of them.
+.PHONY: example-inbox bench-extract
+example-inbox: setup
+	$(UV) run python -m ew_local.sample_documents
+
+# `ew extract` per example document, and the largest mail intake-parser reads within 512 MB / 60 s
+# (benchmarks/README.md). ARGS=--quick for a short run.
+bench-extract: setup
+	$(UV) run python benchmarks/extract.py $(ARGS)
+
 clean:
 	rm -rf .venv .aws-sam .pytest_cache .mypy_cache .ruff_cache

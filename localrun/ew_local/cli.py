@@ -103,6 +103,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--no-slack", action="store_true", help="no Slack bot token: every alert goes by email"
     )
+
+    from ew_local.extract import add_parser as add_extract
+
+    add_extract(sub, DATE_ORDERS)
     return parser
 
 
@@ -121,6 +125,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         run = run_digest_command if args.command == "digest" else run_summary_command
         return run(args, sys.stdout, sys.stderr)
+    if args.command == "extract":
+        from ew_local.extract import run_extract
+
+        return run_extract(args, sys.stdout)
     if args.command == "check":
         from ew_local.check import run_check
 

@@ -63,6 +63,11 @@ class Proposal:
         return cls(proposal_id, dict(data["fields"]), data["source"], tuple(data.get("warnings", ())))
 
 
+def new_id() -> str:
+    """A fresh proposal id (a forwarded document; calendar events derive theirs from the event)."""
+    return uuid.uuid4().hex[:12]
+
+
 # -- the card and the edit modal ---------------------------------------------------------------------
 
 
