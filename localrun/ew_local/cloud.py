@@ -30,6 +30,7 @@ from functools import cache
 from pathlib import Path
 from types import ModuleType
 from typing import Any
+from unittest import mock
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
@@ -534,6 +535,13 @@ class LocalCloud:
             self.tasks_run.extend(self.run_tasks())
         return answer
 
+    @contextmanager
+    def at(self, moment: datetime) -> Iterator[None]:
+        """Run what follows as if it were `moment`: the handlers' clock (`ew.runtime.utc_now`) and the
+        time Slack signs the clicks with. For the demo's clicks on its simulated days."""
+        with mock.patch.object(runtime, "utc_now", lambda: moment.astimezone(UTC)):
+            yield
+
     def slack_click(
         self,
         payload: Mapping[str, Any],
@@ -560,7 +568,8 @@ class LocalCloud:
     ) -> dict[str, Any]:
         """Any body POSTed to the interactivity URL, signed as Slack signs it (a signed body need not
         be a well-formed payload: the tests of what the handler does with odd ones start here)."""
-        timestamp = str(int(time.time()) - age_seconds)
+        # Signed when the handlers think it is: the wall clock, or the moment `at()` set.
+        timestamp = str(int(runtime.utc_now().timestamp()) - age_seconds)
         signature = SignatureVerifier(secret or SIGNING_SECRET).generate_signature(
             timestamp=timestamp, body=body
         )

@@ -53,6 +53,6 @@ def test_step_7_a_calendar_event_becomes_a_row_in_the_sheet(demo: str) -> None:
     assert "calendar-sync read 2 events and proposed 1." in step
     assert "Proposed new item: *Solar panel maintenance contract ends*" in step
     assert "*Expiry date:* 2031-03-31" in step and "[ Approve ] [ Edit ] [ Discard ]" in step
-    assert "added to the sheet as ACME-021 (row" in step
+    assert "added to the sheet as ACME-021 (row" in " ".join(step.split())  # the card is wrapped
     assert "item_id: ACME-021, item: Solar panel maintenance contract ends, expiry_date: 2031-03-31" in step
     assert "drive-sync, 15 minutes later, wrote registry.csv" in step

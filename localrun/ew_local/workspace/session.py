@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import logging
 import threading
-import time
 from collections.abc import Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
@@ -195,9 +194,8 @@ class Workspace:
         return False
 
     def _send(self, payload: dict[str, Any]) -> dict[str, Any]:
-        # Signed at the simulated moment, which is what ack-handler's clock reads.
-        age = round(time.time() - self.clock.now().timestamp())
-        answer = self.cloud.slack_click(payload, age_seconds=age, run_tasks=False)
+        # Signed at the simulated moment (LocalCloud signs at runtime.utc_now(), patched to our clock).
+        answer = self.cloud.slack_click(payload, run_tasks=False)
         # The work the click queued (the sheet write-back) runs right after the answer, as on Lambda;
         # if it fails, AWS would retry it and then park it in the dead-letter queue: say so on the page.
         try:
