@@ -1,0 +1,147 @@
+"""intake-parser on the local cloud: a forwarded mail lands in the raw-mime bucket (moto S3), S3's
+event runs the real handler, and the proposal card appears in the intake channel (fake Slack)."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from typing import Any
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+
+from ew import runtime
+from ew_local.cloud import NAMES, LocalCloud, s3_created_event
+from ew_local.sample_documents import docx_bytes, eml_bytes, encrypted_pdf, example_inbox, text_pdf
+from opskit.state import StateTable
+
+INTAKE = "C04INTAKE1"
+SETTINGS = {"timezone": "Europe/London", "intake_channel": INTAKE}
+CONTRACT = (
+    "Office Cleaning Agreement\nSupplier: Sparkle Cleaning Ltd\n"
+    "The initial term ends on 31 January 2027.\nThe agreement renews for 12 months.\n"
+)
+
+
+def mail(message_id: str = "<cleaning-0001@acme.example>", **kwargs: Any) -> bytes:
+    defaults: dict[str, Any] = {
+        "sender": "Ana Lopez <ana@acme.example>",
+        "subject": "Fwd: cleaning contract",
+        "text": "Please add this one.",
+        "attachments": [("cleaning-agreement.pdf", text_pdf(CONTRACT))],
+        "headers": {"X-SES-Spam-Verdict": "PASS", "X-SES-Virus-Verdict": "PASS"},
+    }
+    return eml_bytes(message_id=message_id, **{**defaults, **kwargs})
+
+
+def cards(cloud: LocalCloud) -> list[dict[str, Any]]:
+    return cloud.slack.in_channel(INTAKE)
+
+
+def card_words(card: dict[str, Any]) -> str:
+    return "\n".join(
+        str(b.get("text", {}).get("text", ""))
+        + "".join(str(e.get("text", "")) for e in b.get("elements", []))
+        for b in card["blocks"]
+    )
+
+
+def test_a_forwarded_text_pdf_becomes_one_card_with_the_expiry_and_its_evidence(cloud: LocalCloud) -> None:
+    answer = cloud.forward_mail(mail(), "inbound/abc 1")
+    assert answer["mails"][0]["outcome"] == "proposed"
+    (card,) = cards(cloud)
+    words = card_words(card)
+    assert "*Expiry date:* 2027-01-31" in words
+    assert "*Owner (Slack user ID or email):* ana@acme.example" in words
+    assert "Evidence: “The initial term ends on 31 January 2027.”" in words
+    uri = next(w for w in words.split() if w.startswith("s3://")).rstrip(".,")
+    assert uri.startswith(f"s3://{NAMES['EW_SOURCE_BUCKET']}/") and uri.endswith("/cleaning-agreement.pdf")
+    assert cloud.source_file(uri).startswith(b"%PDF")
+
+
+def test_the_same_message_id_twice_makes_one_card(cloud: LocalCloud) -> None:
+    cloud.forward_mail(mail(), "inbound/first")
+    again = cloud.forward_mail(mail(subject="Fwd: Fwd: cleaning contract"), "inbound/second")
+    assert again["mails"][0]["outcome"] == "duplicate"
+    # and S3 delivering the same event twice
+    cloud.intake(s3_created_event(NAMES["EW_RAW_MIME_BUCKET"], "inbound/first", 10))
+    assert len(cards(cloud)) == 1
+
+
+def test_spam_is_recorded_and_not_proposed(cloud: LocalCloud) -> None:
+    spam = mail("<spam-1@bad.example>", headers={"X-SES-Spam-Verdict": "FAIL", "X-SES-Virus-Verdict": "PASS"})
+    answer = cloud.forward_mail(spam, "inbound/spam")
+    assert answer["mails"][0] == {
+        "outcome": "dropped",
+        "message_id": "<spam-1@bad.example>",
+        "why": "the mail was not read: the mail server marked it as spam",
+    }
+    assert cards(cloud) == []
+    recorded = StateTable(cloud.dynamodb, NAMES["EW_STATE_TABLE"]).get("mail", "<spam-1@bad.example>")
+    assert recorded is not None and recorded.data["outcome"] == "dropped"
+
+
+def _zip_bomb_docx() -> bytes:
+    data = io.BytesIO(docx_bytes(["Expires on 1 March 2027."]))
+    with zipfile.ZipFile(data, "a", zipfile.ZIP_DEFLATED) as package:
+        package.writestr("word/media/image1.png", b"\0" * (64 * 1024 * 1024))
+    return data.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "why"),
+    [
+        ("lease.docx", _zip_bomb_docx(), "it looks like a zip bomb"),
+        ("policy.pdf", encrypted_pdf("Policy expires 1 March 2027."), "the PDF is encrypted"),
+        ("cut.pdf", text_pdf(CONTRACT)[:300], "could not read cut.pdf"),
+    ],
+)
+def test_an_unreadable_attachment_gives_a_card_saying_what_and_why(
+    cloud: LocalCloud, name: str, data: bytes, why: str
+) -> None:
+    answer = cloud.forward_mail(mail(f"<{name}@acme.example>", attachments=[(name, data)]), f"inbound/{name}")
+    assert answer["mails"][0]["outcome"] == "proposed"
+    (card,) = cards(cloud)
+    words = card_words(card)
+    assert f"could not read {name}" in words and why in words
+    assert "*Expiry date:*" not in words
+
+
+def test_a_mail_that_makes_the_reader_fail_is_answered_once_not_retried(
+    cloud: LocalCloud, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ew import intake
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RecursionError("crafted")
+
+    monkeypatch.setattr(intake, "extract", broken)
+    answer = cloud.forward_mail(mail("<poison@acme.example>"), "inbound/poison")
+    assert answer["mails"][0]["outcome"] == "proposed"
+    assert "the mail could not be read (RecursionError)" in card_words(cards(cloud)[0])
+
+
+def test_bedrock_throttled_falls_back_to_the_offline_reader(
+    cloud: LocalCloud, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = boto3.client("bedrock-runtime", region_name="us-east-1")
+    stubber = Stubber(client)
+    stubber.add_client_error("converse", "ThrottlingException", "Too many requests", 429)
+    stubber.activate()
+    runtime.use_client("bedrock-runtime", client)
+    monkeypatch.setenv("EW_EXTRACTION_MODEL_ID", "global.anthropic.claude-haiku-4-5-20251001-v1:0")
+    try:
+        cloud.forward_mail(mail(), "inbound/throttled")
+    finally:
+        runtime.use_client("bedrock-runtime", None)
+    stubber.assert_no_pending_responses()
+    words = card_words(cards(cloud)[0])
+    assert "*Expiry date:* 2027-01-31" in words and "read offline" in words
+    assert "throttling" in words
+
+
+def test_the_example_forwarded_contract(cloud: LocalCloud) -> None:
+    cloud.forward_mail(example_inbox()["waste-collection-agreement.eml"], "inbound/waste")
+    words = card_words(cards(cloud)[0])
+    assert "*Expiry date:* 2027-01-31" in words and "*Notice date (cancel by):* 2027-01-02" in words
