@@ -60,7 +60,7 @@ NAMES = {
     "EW_REGISTRY_BUCKET": f"{PREFIX}-registry-source-local",
     "EW_RULES_BUCKET": f"{PREFIX}-rules-source-local",
     "EW_RAW_MIME_BUCKET": f"{PREFIX}-raw-mime-local",
-    "EW_SOURCE_BUCKET": f"{PREFIX}-source-files-local",
+    "EW_SOURCE_BUCKET": f"{PREFIX}-source-pdfs-local",
     "EW_CONFIG_PATH": "/ew/config/",
     "EW_SLACK_TOKEN_SECRET": "ew/slack/bot-token",
     "EW_LINK_SECRET": "ew/email/link-secret",
