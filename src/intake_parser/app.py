@@ -22,7 +22,7 @@ metrics = Metrics()
 def deps() -> IntakeDeps:
     # Bedrock only when a model is named (the template passes the global inference profile); any
     # Bedrock failure falls back to the offline reader inside ew.extraction.extract.
-    model_id = os.environ.get("EW_EXTRACTION_MODEL_ID", "").strip()
+    model_id = os.environ.get("EW_BEDROCK_MODEL_ID", "").strip()
     return IntakeDeps(
         s3=runtime.client("s3"),
         state=runtime.state_table(),

@@ -130,7 +130,7 @@ def test_bedrock_throttled_falls_back_to_the_offline_reader(
     stubber.add_client_error("converse", "ThrottlingException", "Too many requests", 429)
     stubber.activate()
     runtime.use_client("bedrock-runtime", client)
-    monkeypatch.setenv("EW_EXTRACTION_MODEL_ID", "global.anthropic.claude-haiku-4-5-20251001-v1:0")
+    monkeypatch.setenv("EW_BEDROCK_MODEL_ID", "global.anthropic.claude-haiku-4-5-20251001-v1:0")
     try:
         cloud.forward_mail(mail(), "inbound/throttled")
     finally:

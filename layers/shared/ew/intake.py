@@ -124,9 +124,9 @@ def _proposal(deps: IntakeDeps, source: Source, raw: bytes, proposal_id: str) ->
     links = _keep_sources(deps, source, raw, proposal_id)
     described = draft.source
     if draft.evidence:
-        described += f". Evidence: “{draft.evidence}”"
+        described += f" · Evidence: “{draft.evidence}”"
     if links:
-        described += ". Source: " + ", ".join(links)
+        described += " · Source: " + ", ".join(links)
     base = draft.proposal(proposal_id)
     return proposals.Proposal(proposal_id, base.fields, described, base.warnings)
 
