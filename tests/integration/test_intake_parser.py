@@ -145,3 +145,28 @@ def test_the_example_forwarded_contract(cloud: LocalCloud) -> None:
     cloud.forward_mail(example_inbox()["waste-collection-agreement.eml"], "inbound/waste")
     words = card_words(cards(cloud)[0])
     assert "*Expiry date:* 2027-01-31" in words and "*Notice date (cancel by):* 2027-01-02" in words
+
+
+def test_a_scan_without_a_text_layer_is_said_on_the_card(cloud: LocalCloud) -> None:
+    from ew_local.sample_documents import image_only_pdf
+
+    cloud.forward_mail(mail("<scan@acme.example>", attachments=[("scan.pdf", image_only_pdf())]), "inbound/s")
+    words = card_words(cards(cloud)[0])
+    assert (
+        "could not read scan.pdf: the PDF has no text layer (it looks scanned); reading it needs OCR" in words
+    )
+
+
+def test_a_mail_being_read_by_another_attempt_fails_so_lambda_retries_it_after_the_lease(
+    cloud: LocalCloud,
+) -> None:
+    from datetime import UTC, datetime
+
+    from ew import intake
+    from opskit.state import Busy
+
+    state = StateTable(cloud.dynamodb, NAMES["EW_STATE_TABLE"])
+    state.claim("mail", "<cleaning-0001@acme.example>", {}, datetime.now(UTC), lease=intake.LEASE)
+    with pytest.raises(Busy):
+        cloud.forward_mail(mail(), "inbound/raced")
+    assert cards(cloud) == []

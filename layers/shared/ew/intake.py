@@ -36,7 +36,7 @@ KEEP = timedelta(days=400)  # SES may deliver the same mail again days later; a 
 _UNSAFE_KEY = re.compile(r"[^A-Za-z0-9._-]+")
 
 # What happened to a mail (the state row's "outcome"; also the handler's answer).
-PROPOSED, DROPPED, DUPLICATE, BUSY = "proposed", "dropped", "duplicate", "busy"
+PROPOSED, DROPPED, DUPLICATE = "proposed", "dropped", "duplicate"
 
 
 class IntakeNotConfigured(RuntimeError):
@@ -89,8 +89,10 @@ def take_mail(deps: IntakeDeps, raw: bytes, where: str) -> IntakeResult:
     record = {"object": where, "sender": mail.sender, "subject": mail.subject}
     try:
         claimed = deps.state.claim(PK, message_id, record, now, lease=LEASE, keep=KEEP)
-    except Busy:  # another attempt is reading this very mail now: it will post the card
-        return IntakeResult(BUSY, message_id)
+    except Busy:
+        # Another attempt is reading this very mail. Fail, so Lambda retries: by then it is done (a
+        # duplicate), or it died and its lease has run out (this attempt takes over).
+        raise
     if isinstance(claimed, Done):
         log.info("mail %s was already taken (%s)", message_id, claimed.data.get("outcome"))
         return IntakeResult(DUPLICATE, message_id, str(claimed.data.get("proposal_id", "")))
