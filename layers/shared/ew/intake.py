@@ -15,15 +15,17 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
+
+from botocore.exceptions import ClientError
 
 from ew import proposals
 from ew.extraction import ProposalModel, Source, extract, source_from_mail, to_draft
 from ew.settings import Settings
-from opskit.documents import read_mail
+from opskit.documents import LIMITS, read_mail
 from opskit.slack import SlackGateway
 from opskit.state import Busy, Done, StateTable
 
@@ -36,7 +38,11 @@ KEEP = timedelta(days=400)  # SES may deliver the same mail again days later; a 
 _UNSAFE_KEY = re.compile(r"[^A-Za-z0-9._-]+")
 
 # What happened to a mail (the state row's "outcome"; also the handler's answer).
-PROPOSED, DROPPED, DUPLICATE = "proposed", "dropped", "duplicate"
+PROPOSED, DROPPED, DUPLICATE, WAITING_FOR_OCR = "proposed", "dropped", "duplicate", "waiting for OCR"
+OCR, OCR_DONE = "ocr", "ocr-done"  # state rows: a Textract job and the mail waiting for it; its card posted
+OCR_KEEP = timedelta(days=7)  # Textract keeps a job's results for 7 days
+OCR_NOTE = "{} was read by OCR (check the text it gives)"
+OCR_NOT_STARTED = "the scanned PDF could not be sent to OCR (Textract refused the job)"
 
 
 class IntakeNotConfigured(RuntimeError):
@@ -51,6 +57,9 @@ class IntakeDeps:
     settings: Settings
     source_bucket: str  # where each source file is copied, for the card to point at
     model: ProposalModel | None = None  # None: the offline reader only
+    textract: Any | None = None  # with ocr_topic_arn: scanned PDFs go to Textract (else "needs OCR")
+    ocr_topic_arn: str = ""
+    ocr_role_arn: str = ""
     clock: Callable[[], datetime] = field(default=lambda: datetime.now().astimezone())
     config_path: str = "/ew/config/"
 
@@ -98,23 +107,41 @@ def take_mail(deps: IntakeDeps, raw: bytes, where: str) -> IntakeResult:
         return IntakeResult(DUPLICATE, message_id, str(claimed.data.get("proposal_id", "")))
     with deps.state.holding(claimed):
         source = source_from_mail(mail)
+        # The same mail always gets the same proposal id: a retry after a crash reposts that card.
+        proposal_id = hashlib.sha256(message_id.encode()).hexdigest()[:12]
         if source.refused:
             result = IntakeResult(DROPPED, message_id, why=source.refused)
             log.warning("mail %s dropped: %s", message_id, source.refused)
         else:
-            # The same mail always gets the same proposal id: a retry after a crash reposts that card.
-            proposal_id = hashlib.sha256(message_id.encode()).hexdigest()[:12]
-            proposal = _proposal(deps, source, raw, proposal_id)
-            ts = proposals.propose(deps.state, deps.slack, deps.settings.intake_channel, proposal, now)
-            record["ts"] = ts
-            expiry = proposal.fields.get("expiry_date", "")
-            result = IntakeResult(PROPOSED, message_id, proposal_id, expiry)
+            links = _keep_sources(deps, source, raw, proposal_id)
+            job = _start_ocr(deps, source, links, proposal_id)
+            if job:
+                deps.state.put(
+                    OCR, job, {**record, "message_id": message_id, "proposal_id": proposal_id,
+                               "document": job_document(source), "links": links}, now, OCR_KEEP,
+                )  # fmt: skip
+                result = IntakeResult(WAITING_FOR_OCR, message_id, proposal_id)
+            else:
+                warnings = (OCR_NOT_STARTED,) if job is None else ()
+                result, record["ts"] = _post(deps, source, links, proposal_id, message_id, now, warnings)
     # What happened, for the next delivery of this mail and for whoever asks (the claim is done now).
     deps.state.put(PK, message_id, {**record, **result.as_dict()}, now, KEEP)
     return result
 
 
-def _proposal(deps: IntakeDeps, source: Source, raw: bytes, proposal_id: str) -> proposals.Proposal:
+def _post(
+    deps: IntakeDeps, source: Source, links: dict[str, str], proposal_id: str, message_id: str,
+    now: datetime, warnings: tuple[str, ...] = (),
+) -> tuple[IntakeResult, str]:  # fmt: skip
+    """Post the card: the result, and the card's ts."""
+    assert deps.slack is not None
+    proposal = _proposal(deps, source, proposal_id, list(links.values()))
+    proposal = replace(proposal, warnings=proposal.warnings + warnings)
+    ts = proposals.propose(deps.state, deps.slack, deps.settings.intake_channel, proposal, now)
+    return IntakeResult(PROPOSED, message_id, proposal_id, proposal.fields.get("expiry_date", "")), ts
+
+
+def _proposal(deps: IntakeDeps, source: Source, proposal_id: str, links: list[str]) -> proposals.Proposal:
     try:
         extraction = extract(source, model=deps.model, date_order=deps.settings.date_order)
         draft = to_draft(extraction, source, source.sender)
@@ -123,7 +150,6 @@ def _proposal(deps: IntakeDeps, source: Source, raw: bytes, proposal_id: str) ->
         fields = {"owner": source.sender} if source.sender else {}
         why = f"the mail could not be read ({type(exc).__name__}); fill in the row by hand"
         return proposals.Proposal(proposal_id, fields, source.description, (why,))
-    links = _keep_sources(deps, source, raw, proposal_id)
     described = draft.source
     if draft.evidence:
         described += f" · Evidence: “{draft.evidence}”"
@@ -133,14 +159,96 @@ def _proposal(deps: IntakeDeps, source: Source, raw: bytes, proposal_id: str) ->
     return proposals.Proposal(proposal_id, base.fields, described, base.warnings)
 
 
-def _keep_sources(deps: IntakeDeps, source: Source, raw: bytes, proposal_id: str) -> list[str]:
+# -- scans: Textract, asynchronously -----------------------------------------------------------------
+
+
+def job_document(source: Source) -> str:
+    """The one scanned document of a mail that goes to OCR (the first: a forwarded contract is one)."""
+    return source.needs_ocr[0].name if source.needs_ocr else ""
+
+
+def _start_ocr(deps: IntakeDeps, source: Source, links: dict[str, str], proposal_id: str) -> str | None:
+    """The Textract job reading the mail's scanned PDF, its completion announced on the SNS topic;
+    "" when there is nothing to OCR (or OCR is not configured), None when Textract refused the job."""
+    name = job_document(source)
+    if not name or deps.textract is None or not deps.ocr_topic_arn or name not in links:
+        return ""
+    if source.needs_ocr[0].kind != "PDF":
+        return ""  # images would need the synchronous API; said on the card as "needs OCR"
+    bucket, _, key = links[name].removeprefix("s3://").partition("/")
+    try:
+        started = deps.textract.start_document_text_detection(
+            DocumentLocation={"S3Object": {"Bucket": bucket, "Name": key}},
+            ClientRequestToken=proposal_id,  # the same mail retried starts no second job
+            JobTag=proposal_id,
+            NotificationChannel={"SNSTopicArn": deps.ocr_topic_arn, "RoleArn": deps.ocr_role_arn},
+        )
+    except ClientError as exc:
+        log.warning("Textract refused the OCR job for %s: %s", proposal_id, exc)
+        return None
+    return str(started["JobId"])
+
+
+def resume_after_ocr(deps: IntakeDeps, notice: Mapping[str, Any]) -> IntakeResult | None:
+    """Textract's completion notice (the SNS message): read the mail again with the scan's text in
+    place of "needs OCR", and post its card once however often SNS delivers the notice."""
+    job = str(notice.get("JobId", ""))
+    waiting = deps.state.get(OCR, job)
+    if waiting is None:
+        log.warning("no mail waits for the OCR job %s", job)
+        return None
+    data = waiting.data
+    now = deps.clock()
+    try:
+        claimed = deps.state.claim(OCR_DONE, job, {}, now, lease=LEASE, keep=OCR_KEEP)
+    except Busy:
+        raise
+    if isinstance(claimed, Done):
+        return IntakeResult(DUPLICATE, data["message_id"], data["proposal_id"])
+    with deps.state.holding(claimed):
+        bucket, _, key = str(data["object"]).removeprefix("s3://").partition("/")
+        raw = bytes(deps.s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+        mail = read_mail(raw)
+        warnings: tuple[str, ...] = ()
+        if notice.get("Status") == "SUCCEEDED":
+            text = ocr_text(deps.textract, job)
+            mail = replace(mail, attachments=tuple(
+                replace(d, text=text, problem="", needs_ocr=False, notes=(*d.notes, OCR_NOTE.format(d.name)))
+                if d.name == data["document"] and d.needs_ocr and text.strip() else d
+                for d in mail.attachments
+            ))  # fmt: skip
+            if not text.strip():
+                warnings = (f"OCR found no text in {data['document']}",)
+        else:
+            warnings = (f"OCR could not read {data['document']} (Textract: {notice.get('Status')})",)
+        links = dict(data.get("links") or {})
+        ids = data["proposal_id"], data["message_id"]
+        result, ts = _post(deps, source_from_mail(mail), links, *ids, now, warnings)
+    record = {"object": data["object"], "ts": ts, **result.as_dict()}
+    deps.state.put(PK, data["message_id"], record, now, KEEP)
+    return result
+
+
+def ocr_text(textract: Any, job: str) -> str:
+    """The detected lines, page after page (GetDocumentTextDetection pages with NextToken)."""
+    lines: list[str] = []
+    params: dict[str, Any] = {"JobId": job, "MaxResults": 1000}
+    while True:
+        page = textract.get_document_text_detection(**params)
+        lines += [b["Text"] for b in page.get("Blocks", []) if b.get("BlockType") == "LINE" and "Text" in b]
+        if sum(map(len, lines)) > LIMITS.text_chars or not page.get("NextToken"):
+            return "\n".join(lines)[: LIMITS.text_chars]
+        params["NextToken"] = page["NextToken"]
+
+
+def _keep_sources(deps: IntakeDeps, source: Source, raw: bytes, proposal_id: str) -> dict[str, str]:
     """Copy each attachment (or the mail itself when it has none) to the source-files bucket; the card
     names where (an s3:// address: a presigned link would expire, and Slack cannot open either without
-    AWS access)."""
+    AWS access). Returns document name → s3:// address."""
     files = [(d.name, d.data, d.content_type) for d in source.documents if d.data]
     if not files:
         files = [("mail.eml", raw, "message/rfc822")]
-    links = []
+    links = {}
     for name, data, content_type in files:
         key = f"{proposal_id}/{_UNSAFE_KEY.sub('_', name).strip('._') or 'file'}"
         deps.s3.put_object(
@@ -149,5 +257,5 @@ def _keep_sources(deps: IntakeDeps, source: Source, raw: bytes, proposal_id: str
             Body=data,
             ContentType=content_type or "application/octet-stream",
         )
-        links.append(f"s3://{deps.source_bucket}/{key}")
+        links[name] = f"s3://{deps.source_bucket}/{key}"
     return links
