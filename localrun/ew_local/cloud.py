@@ -688,3 +688,37 @@ def s3_created_event(bucket: str, key: str, size: int) -> dict[str, Any]:
             }
         ]
     }
+
+
+def textract_notice_event(job_id: str, status: str, topic_arn: str, tag: str = "") -> dict[str, Any]:
+    """Textract's completion notice for StartDocumentTextDetection, as SNS delivers it to a Lambda."""
+    message = {
+        "JobId": job_id,
+        "Status": status,
+        "API": "StartDocumentTextDetection",
+        "JobTag": tag,
+        "Timestamp": int(datetime.now(UTC).timestamp() * 1000),
+        "DocumentLocation": {"S3ObjectName": "", "S3Bucket": NAMES["EW_SOURCE_BUCKET"]},
+    }
+    return {
+        "Records": [
+            {
+                "EventSource": "aws:sns",
+                "EventVersion": "1.0",
+                "EventSubscriptionArn": f"{topic_arn}:2bcfbf39-05c3-41de-beaa-fcfcc21c8f55",
+                "Sns": {
+                    "Type": "Notification",
+                    "MessageId": "95df01b4-ee98-5cb9-9903-4c221d41eb5e",
+                    "TopicArn": topic_arn,
+                    "Subject": None,
+                    "Message": json.dumps(message),
+                    "Timestamp": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+                    "SignatureVersion": "1",
+                    "Signature": "EXAMPLE",
+                    "SigningCertUrl": "https://sns.us-east-1.amazonaws.com/SimpleNotificationService-0000.pem",
+                    "UnsubscribeUrl": "https://sns.us-east-1.amazonaws.com/?Action=Unsubscribe",
+                    "MessageAttributes": {},
+                },
+            }
+        ]
+    }

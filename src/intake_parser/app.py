@@ -1,8 +1,10 @@
 """intake-parser: a mail SES wrote to the raw-mime bucket becomes a proposal card in the intake channel
-(DESIGN.md §3, §8, §9). Triggered by S3 ObjectCreated under the SES prefix."""
+(DESIGN.md §3, §8, §9). Triggered by S3 ObjectCreated under the SES prefix, and by Textract's
+completion notice (SNS) for a scanned PDF."""
 
 from __future__ import annotations
 
+import json
 import os
 from typing import Any
 from urllib.parse import unquote_plus
@@ -13,7 +15,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from ew import runtime
 from ew.extraction import BedrockModel
-from ew.intake import DROPPED, PROPOSED, IntakeDeps, run_intake
+from ew.intake import DROPPED, PROPOSED, IntakeDeps, resume_after_ocr, run_intake
 
 logger = Logger()
 metrics = Metrics()
@@ -30,9 +32,25 @@ def deps() -> IntakeDeps:
         settings=runtime.settings(),
         source_bucket=runtime.env("EW_SOURCE_BUCKET"),
         model=BedrockModel(runtime.extraction_bedrock(), model_id) if model_id else None,
+        # Scanned PDFs go to Textract only when the template gave its topic (else: "needs OCR").
+        textract=runtime.client("textract") if os.environ.get("EW_OCR_TOPIC_ARN") else None,
+        ocr_topic_arn=os.environ.get("EW_OCR_TOPIC_ARN", ""),
+        ocr_role_arn=os.environ.get("EW_OCR_ROLE_ARN", ""),
         clock=runtime.utc_now,
         config_path=runtime.env("EW_CONFIG_PATH", "/ew/config/"),
     )
+
+
+def ocr_notices(event: dict[str, Any]) -> list[dict[str, Any]]:
+    """Textract's completion notices, as SNS delivers them (the message is JSON: JobId, Status, ...)."""
+    found = []
+    for record in event.get("Records", []):
+        if record.get("EventSource") == "aws:sns":
+            try:
+                found.append(json.loads(record["Sns"]["Message"]))
+            except (KeyError, ValueError):
+                logger.warning("not a Textract notice", record=record)
+    return found
 
 
 def s3_objects(event: dict[str, Any]) -> list[tuple[str, str]]:
@@ -54,6 +72,11 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         result = run_intake(current, bucket, key)
         logger.info("mail taken", key=key, **result.as_dict())
         results.append(result.as_dict())
+    for notice in ocr_notices(event):
+        resumed = resume_after_ocr(current, notice)
+        if resumed is not None:
+            logger.info("mail read by OCR", job=notice.get("JobId"), **resumed.as_dict())
+            results.append(resumed.as_dict())
     metrics.add_metric(
         name="ProposalsFromMail", unit=MetricUnit.Count, value=sum(r["outcome"] == PROPOSED for r in results)
     )

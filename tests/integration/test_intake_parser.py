@@ -170,3 +170,120 @@ def test_a_mail_being_read_by_another_attempt_fails_so_lambda_retries_it_after_t
     with pytest.raises(Busy):
         cloud.forward_mail(mail(), "inbound/raced")
     assert cards(cloud) == []
+
+
+TOPIC = "arn:aws:sns:us-east-1:123456789012:ew-ocr-done"
+OCR_ROLE = "arn:aws:iam::123456789012:role/ew-textract"
+
+
+def _line(text: str) -> dict[str, Any]:
+    return {"BlockType": "LINE", "Text": text, "Id": text[:8], "Confidence": 99.1}
+
+
+def test_a_scan_is_read_by_textract_and_its_card_posted_when_the_job_is_done(
+    cloud: LocalCloud, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import hashlib
+
+    from ew_local.cloud import textract_notice_event
+    from ew_local.sample_documents import image_only_pdf
+
+    client = boto3.client("textract", region_name="us-east-1")
+    stubber = Stubber(client)
+    message_id = "<scan-ocr@acme.example>"
+    proposal_id = hashlib.sha256(message_id.encode()).hexdigest()[:12]
+    stubber.add_response(
+        "start_document_text_detection",
+        {"JobId": "job-0001"},
+        {
+            "DocumentLocation": {
+                "S3Object": {"Bucket": NAMES["EW_SOURCE_BUCKET"], "Name": f"{proposal_id}/scan.pdf"}
+            },
+            "ClientRequestToken": proposal_id,
+            "JobTag": proposal_id,
+            "NotificationChannel": {"SNSTopicArn": TOPIC, "RoleArn": OCR_ROLE},
+        },
+    )
+    page_1 = [_line("CERTIFICATE OF INSURANCE"), _line("Employers liability")]
+    page_2 = [_line("This certificate expires on 30 June 2027.")]
+    stubber.add_response(
+        "get_document_text_detection",
+        {"JobStatus": "SUCCEEDED", "Blocks": page_1, "NextToken": "page-2"},
+        {"JobId": "job-0001", "MaxResults": 1000},
+    )
+    stubber.add_response(
+        "get_document_text_detection",
+        {"JobStatus": "SUCCEEDED", "Blocks": page_2},
+        {"JobId": "job-0001", "MaxResults": 1000, "NextToken": "page-2"},
+    )
+    stubber.activate()
+    runtime.use_client("textract", client)
+    monkeypatch.setenv("EW_OCR_TOPIC_ARN", TOPIC)
+    monkeypatch.setenv("EW_OCR_ROLE_ARN", OCR_ROLE)
+    try:
+        scan = mail(message_id, attachments=[("scan.pdf", image_only_pdf())])
+        answer = cloud.forward_mail(scan, "inbound/scan")
+        assert answer["mails"][0]["outcome"] == "waiting for OCR"
+        assert cards(cloud) == []  # nothing yet: Textract is reading
+        notice = textract_notice_event("job-0001", "SUCCEEDED", TOPIC, proposal_id)
+        done = cloud.intake(notice)
+        assert done["mails"][0]["outcome"] == "proposed"
+        cloud.intake(notice)  # SNS delivers at least once
+    finally:
+        runtime.use_client("textract", None)
+    stubber.assert_no_pending_responses()
+    (card,) = cards(cloud)
+    words = card_words(card)
+    assert "*Expiry date:* 2027-06-30" in words
+    assert "scan.pdf was read by OCR" in words
+
+
+def test_a_failed_textract_job_still_gives_a_card_saying_so(
+    cloud: LocalCloud, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ew_local.cloud import textract_notice_event
+    from ew_local.sample_documents import image_only_pdf
+
+    client = boto3.client("textract", region_name="us-east-1")
+    stubber = Stubber(client)
+    from botocore.stub import ANY
+
+    stubber.add_response(
+        "start_document_text_detection",
+        {"JobId": "job-0002"},
+        {"DocumentLocation": ANY, "ClientRequestToken": ANY, "JobTag": ANY, "NotificationChannel": ANY},
+    )
+    stubber.activate()
+    runtime.use_client("textract", client)
+    monkeypatch.setenv("EW_OCR_TOPIC_ARN", TOPIC)
+    monkeypatch.setenv("EW_OCR_ROLE_ARN", OCR_ROLE)
+    try:
+        cloud.forward_mail(mail("<scan-2@acme.example>", attachments=[("scan.pdf", image_only_pdf())]))
+        cloud.intake(textract_notice_event("job-0002", "FAILED", TOPIC))
+    finally:
+        runtime.use_client("textract", None)
+    words = card_words(cards(cloud)[0])
+    assert "OCR could not read scan.pdf (Textract: FAILED)" in words
+
+
+def test_textract_refusing_the_job_still_gives_a_card_saying_so(
+    cloud: LocalCloud, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ew_local.sample_documents import image_only_pdf
+
+    client = boto3.client("textract", region_name="us-east-1")
+    stubber = Stubber(client)
+    stubber.add_client_error("start_document_text_detection", "UnsupportedDocumentException", "no", 400)
+    stubber.activate()
+    runtime.use_client("textract", client)
+    monkeypatch.setenv("EW_OCR_TOPIC_ARN", TOPIC)
+    monkeypatch.setenv("EW_OCR_ROLE_ARN", OCR_ROLE)
+    try:
+        answer = cloud.forward_mail(
+            mail("<scan-3@acme.example>", attachments=[("scan.pdf", image_only_pdf())])
+        )
+    finally:
+        runtime.use_client("textract", None)
+    assert answer["mails"][0]["outcome"] == "proposed"
+    words = card_words(cards(cloud)[0])
+    assert "could not be sent to OCR" in words and "reading it needs OCR" in words

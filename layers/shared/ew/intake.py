@@ -20,12 +20,12 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from ew import proposals
 from ew.extraction import ProposalModel, Source, extract, source_from_mail, to_draft
 from ew.settings import Settings
-from opskit.documents import LIMITS, read_mail
+from opskit.documents import LIMITS, PDF, read_mail
 from opskit.slack import SlackGateway
 from opskit.state import Busy, Done, StateTable
 
@@ -173,7 +173,7 @@ def _start_ocr(deps: IntakeDeps, source: Source, links: dict[str, str], proposal
     name = job_document(source)
     if not name or deps.textract is None or not deps.ocr_topic_arn or name not in links:
         return ""
-    if source.needs_ocr[0].kind != "PDF":
+    if source.needs_ocr[0].kind != PDF:
         return ""  # images would need the synchronous API; said on the card as "needs OCR"
     bucket, _, key = links[name].removeprefix("s3://").partition("/")
     try:
@@ -183,7 +183,7 @@ def _start_ocr(deps: IntakeDeps, source: Source, links: dict[str, str], proposal
             JobTag=proposal_id,
             NotificationChannel={"SNSTopicArn": deps.ocr_topic_arn, "RoleArn": deps.ocr_role_arn},
         )
-    except ClientError as exc:
+    except (ClientError, BotoCoreError) as exc:
         log.warning("Textract refused the OCR job for %s: %s", proposal_id, exc)
         return None
     return str(started["JobId"])
