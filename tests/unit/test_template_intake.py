@@ -30,7 +30,7 @@ def test_intake_parser_runs_on_each_mail_ses_stores_under_inbound() -> None:
     assert (props["CodeUri"], props["Handler"]) == ("src/intake_parser/", "app.handler")
     assert (ROOT / "src" / "intake_parser" / "app.py").is_file()
     assert (props["MemorySize"], props["Timeout"]) == (512, 60)
-    (trigger,) = props["Events"].values()
+    trigger = props["Events"]["ForwardedMail"]
     assert trigger["Type"] == "S3"
     assert trigger["Properties"]["Bucket"] == {"Ref": "RawMimeBucket"}
     assert trigger["Properties"]["Filter"]["S3Key"]["Rules"] == [{"Name": "prefix", "Value": "inbound/"}]
@@ -64,6 +64,12 @@ def test_intake_parser_role_reads_raw_mail_writes_source_files_and_nothing_more(
     for statement in bedrock[1:]:
         assert statement["Condition"]["StringEquals"]["bedrock:InferenceProfileArn"] == {"Fn::Sub": PROFILE}
     for statement in _role_statements(role):
+        if statement.get("Sid") == "Ocr":  # Textract's async API has no resource-level permissions
+            assert statement["Action"] == [
+                "textract:StartDocumentTextDetection",
+                "textract:GetDocumentTextDetection",
+            ]
+            continue
         for resource in _as_list(statement["Resource"]):
             assert "*" not in str(resource).replace("/*", "").replace("??????", ""), statement
 
@@ -91,3 +97,23 @@ def test_only_ses_in_this_account_may_write_raw_mail() -> None:
     assert allow["Principal"] == {"Service": "ses.amazonaws.com"} and allow["Action"] == "s3:PutObject"
     assert allow["Condition"]["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
     assert allow["Resource"] == {"Fn::Sub": "${RawMimeBucket.Arn}/inbound/*"}
+
+
+def test_scans_go_to_textract_which_tells_intake_parser_through_its_topic() -> None:
+    props = _props("IntakeParserFunction")
+    env = _function_env("IntakeParserFunction")
+    assert env["EW_OCR_TOPIC_ARN"] == {"Ref": "OcrDoneTopic"}
+    assert env["EW_OCR_ROLE_ARN"] == {"Fn::GetAtt": ["TextractNotifyRole", "Arn"]}
+    assert props["Events"]["OcrDone"] == {"Type": "SNS", "Properties": {"Topic": {"Ref": "OcrDoneTopic"}}}
+    notify = _props("TextractNotifyRole")
+    (trust,) = notify["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Principal"] == {"Service": "textract.amazonaws.com"}
+    assert trust["Condition"]["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
+    assert [(s["Action"], s["Resource"]) for s in _role_statements("TextractNotifyRole")] == [
+        ("sns:Publish", {"Ref": "OcrDoneTopic"})
+    ]
+    role = _getatt(props["Role"])
+    (pass_role,) = [s for s in _role_statements(role) if s["Action"] == "iam:PassRole"]
+    assert pass_role["Resource"] == {"Fn::GetAtt": ["TextractNotifyRole", "Arn"]}
+    assert pass_role["Condition"]["StringEquals"] == {"iam:PassedToService": "textract.amazonaws.com"}
+    assert _allows(role, "s3:GetObject", {"Fn::Sub": "${SourcePdfsBucket.Arn}/*"})
