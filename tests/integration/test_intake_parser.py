@@ -287,3 +287,26 @@ def test_textract_refusing_the_job_still_gives_a_card_saying_so(
     assert answer["mails"][0]["outcome"] == "proposed"
     words = card_words(cards(cloud)[0])
     assert "could not be sent to OCR" in words and "reading it needs OCR" in words
+
+
+@pytest.mark.parametrize(
+    ("name", "expiry"),
+    [
+        ("lift-examination-certificate.docx", "2026-07-14"),  # the date is in a table
+        ("fleet-insurance-schedule.xlsx", "2027-01-31"),
+    ],
+)
+def test_office_attachments_are_read_and_proposed(cloud: LocalCloud, name: str, expiry: str) -> None:
+    data = example_inbox()[name]
+    cloud.forward_mail(mail(f"<{name}@acme.example>", attachments=[(name, data)]), f"inbound/{name}")
+    words = card_words(cards(cloud)[0])
+    assert f"*Expiry date:* {expiry}" in words and f"/{name}" in words
+
+
+def test_an_html_only_mail_body_is_read(cloud: LocalCloud) -> None:
+    html = (
+        "<html><body><p>Your domain <b>acme-trading.example</b> expires on 14 March 2027.</p></body></html>"
+    )
+    cloud.forward_mail(mail("<html@acme.example>", text=None, html=html, attachments=[]), "inbound/html")
+    words = card_words(cards(cloud)[0])
+    assert "*Expiry date:* 2027-03-14" in words and "/mail.eml" in words
