@@ -3,6 +3,7 @@ event runs the real handler, and the proposal card appears in the intake channel
 
 from __future__ import annotations
 
+import hashlib
 import io
 import zipfile
 from typing import Any
@@ -183,8 +184,6 @@ def _line(text: str) -> dict[str, Any]:
 def test_a_scan_is_read_by_textract_and_its_card_posted_when_the_job_is_done(
     cloud: LocalCloud, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import hashlib
-
     from ew_local.cloud import textract_notice_event
     from ew_local.sample_documents import image_only_pdf
 
@@ -259,7 +258,8 @@ def test_a_failed_textract_job_still_gives_a_card_saying_so(
     monkeypatch.setenv("EW_OCR_ROLE_ARN", OCR_ROLE)
     try:
         cloud.forward_mail(mail("<scan-2@acme.example>", attachments=[("scan.pdf", image_only_pdf())]))
-        cloud.intake(textract_notice_event("job-0002", "FAILED", TOPIC))
+        tag = hashlib.sha256(b"<scan-2@acme.example>").hexdigest()[:12]
+        cloud.intake(textract_notice_event("job-0002", "FAILED", TOPIC, tag))
     finally:
         runtime.use_client("textract", None)
     words = card_words(cards(cloud)[0])

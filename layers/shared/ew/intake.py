@@ -1,9 +1,10 @@
 """intake-parser's service (DESIGN.md §3, §8, §9): a forwarded mail, as SES stored it in the raw-mime
 bucket, becomes one proposal card in the intake channel.
 
-    raw MIME → read_mail → spam/virus FAIL? recorded, dropped → claim the Message-ID (once per mail)
-    → extract (Bedrock when configured, else or on any failure the offline reader) → copy each source
-    file to the source-files bucket → the proposal card, with the evidence quote and the file's place
+    raw MIME → read_mail → claim the Message-ID (once per mail) → spam/virus FAIL? recorded, dropped
+    → copy each source file to the source-files bucket → a scanned PDF? Textract reads it and its
+    notice resumes the mail (resume_after_ocr) → extract (Bedrock when configured, else or on any
+    failure the offline reader) → the proposal card, with the evidence quote and the files' places
 
 Untrusted input never makes a crash loop: the readers never raise, what could not be read goes on the
 card as a warning, and a mail the code chokes on is recorded and answered with a card saying so. Only a
@@ -114,12 +115,13 @@ def take_mail(deps: IntakeDeps, raw: bytes, where: str) -> IntakeResult:
             log.warning("mail %s dropped: %s", message_id, source.refused)
         else:
             links = _keep_sources(deps, source, raw, proposal_id)
+            # Kept before the job starts: its notice can arrive before this attempt's next line.
+            waiting = {**record, "message_id": message_id, "proposal_id": proposal_id,
+                       "document": job_document(source), "links": links}  # fmt: skip
+            if _wants_ocr(deps, source, links):
+                deps.state.put(OCR, proposal_id, waiting, now, OCR_KEEP)
             job = _start_ocr(deps, source, links, proposal_id)
             if job:
-                deps.state.put(
-                    OCR, job, {**record, "message_id": message_id, "proposal_id": proposal_id,
-                               "document": job_document(source), "links": links}, now, OCR_KEEP,
-                )  # fmt: skip
                 result = IntakeResult(WAITING_FOR_OCR, message_id, proposal_id)
             else:
                 warnings = (OCR_NOT_STARTED,) if job is None else ()
@@ -167,15 +169,20 @@ def job_document(source: Source) -> str:
     return source.needs_ocr[0].name if source.needs_ocr else ""
 
 
+def _wants_ocr(deps: IntakeDeps, source: Source, links: Mapping[str, str]) -> bool:
+    name = job_document(source)
+    configured = deps.textract is not None and bool(deps.ocr_topic_arn)
+    # Images would need the synchronous API: they stay "needs OCR" on the card.
+    return configured and name in links and source.needs_ocr[0].kind == PDF
+
+
 def _start_ocr(deps: IntakeDeps, source: Source, links: dict[str, str], proposal_id: str) -> str | None:
     """The Textract job reading the mail's scanned PDF, its completion announced on the SNS topic;
     "" when there is nothing to OCR (or OCR is not configured), None when Textract refused the job."""
-    name = job_document(source)
-    if not name or deps.textract is None or not deps.ocr_topic_arn or name not in links:
+    if not _wants_ocr(deps, source, links):
         return ""
-    if source.needs_ocr[0].kind != PDF:
-        return ""  # images would need the synchronous API; said on the card as "needs OCR"
-    bucket, _, key = links[name].removeprefix("s3://").partition("/")
+    assert deps.textract is not None
+    bucket, _, key = links[job_document(source)].removeprefix("s3://").partition("/")
     try:
         started = deps.textract.start_document_text_detection(
             DocumentLocation={"S3Object": {"Bucket": bucket, "Name": key}},
@@ -192,17 +199,14 @@ def _start_ocr(deps: IntakeDeps, source: Source, links: dict[str, str], proposal
 def resume_after_ocr(deps: IntakeDeps, notice: Mapping[str, Any]) -> IntakeResult | None:
     """Textract's completion notice (the SNS message): read the mail again with the scan's text in
     place of "needs OCR", and post its card once however often SNS delivers the notice."""
-    job = str(notice.get("JobId", ""))
-    waiting = deps.state.get(OCR, job)
+    job, proposal_id = str(notice.get("JobId", "")), str(notice.get("JobTag", ""))
+    waiting = deps.state.get(OCR, proposal_id) if proposal_id else None
     if waiting is None:
-        log.warning("no mail waits for the OCR job %s", job)
+        log.warning("no mail waits for the OCR job %s (tag %r)", job, proposal_id)
         return None
     data = waiting.data
     now = deps.clock()
-    try:
-        claimed = deps.state.claim(OCR_DONE, job, {}, now, lease=LEASE, keep=OCR_KEEP)
-    except Busy:
-        raise
+    claimed = deps.state.claim(OCR_DONE, proposal_id, {"job": job}, now, lease=LEASE, keep=OCR_KEEP)
     if isinstance(claimed, Done):
         return IntakeResult(DUPLICATE, data["message_id"], data["proposal_id"])
     with deps.state.holding(claimed):
