@@ -19,6 +19,8 @@ from opskit.state import StateTable
 
 INTAKE = "C04INTAKE1"
 SETTINGS = {"timezone": "Europe/London", "intake_channel": INTAKE}
+# The registry drive-sync mirrored: its owners are the people a model may name as the owner.
+SHEET = "item_id,item,expiry_date,owner\nACME-001,Fire alarm service,2027-02-01,U04OPS0001\n"
 CONTRACT = (
     "Office Cleaning Agreement\nSupplier: Sparkle Cleaning Ltd\n"
     "The initial term ends on 31 January 2027.\nThe agreement renews for 12 months.\n"
@@ -310,3 +312,48 @@ def test_an_html_only_mail_body_is_read(cloud: LocalCloud) -> None:
     cloud.forward_mail(mail("<html@acme.example>", text=None, html=html, attachments=[]), "inbound/html")
     words = card_words(cards(cloud)[0])
     assert "*Expiry date:* 2027-03-14" in words and "/mail.eml" in words
+
+
+def _bedrock_says(owner: str) -> dict[str, Any]:
+    answer = {
+        "item": "Office cleaning contract",
+        "category": "contract",
+        "expiry_date": "2027-01-31",
+        "owner_guess": owner,
+        "evidence": "The initial term ends on 31 January 2027.",
+    }
+    return {
+        "output": {
+            "message": {
+                "role": "assistant",
+                "content": [
+                    {"toolUse": {"toolUseId": "t1", "name": "propose_registry_row", "input": answer}}
+                ],
+            }
+        },
+        "stopReason": "tool_use",
+        "usage": {"inputTokens": 900, "outputTokens": 120, "totalTokens": 1020},
+        "metrics": {"latencyMs": 850},
+    }
+
+
+@pytest.mark.parametrize(
+    ("guess", "owner"),
+    [("U04OPS0001", "U04OPS0001"), ("mallory@elsewhere.example", "ana@acme.example")],
+)
+def test_bedrock_s_owner_guess_is_kept_only_if_the_registry_names_that_person(
+    cloud: LocalCloud, monkeypatch: pytest.MonkeyPatch, guess: str, owner: str
+) -> None:
+    client = boto3.client("bedrock-runtime", region_name="us-east-1")
+    stubber = Stubber(client)
+    stubber.add_response("converse", _bedrock_says(guess))
+    stubber.activate()
+    runtime.use_client("bedrock-runtime", client)
+    monkeypatch.setenv("EW_BEDROCK_MODEL_ID", "global.anthropic.claude-haiku-4-5-20251001-v1:0")
+    try:
+        cloud.forward_mail(mail(), "inbound/bedrock")
+    finally:
+        runtime.use_client("bedrock-runtime", None)
+    words = card_words(cards(cloud)[0])
+    assert "read by bedrock" in words and "*Expiry date:* 2027-01-31" in words
+    assert f"*Owner (Slack user ID or email):* {owner}" in words

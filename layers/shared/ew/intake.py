@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -58,6 +58,9 @@ class IntakeDeps:
     settings: Settings
     source_bucket: str  # where each source file is copied, for the card to point at
     model: ProposalModel | None = None  # None: the offline reader only
+    # The people the registry names (owners, owner emails): the model's owner guess is kept only if it
+    # is one of them or the sender. Read only when a model is asked.
+    known_people: Callable[[], Iterable[str]] = field(default=lambda: ())
     textract: Any | None = None  # with ocr_topic_arn: scanned PDFs go to Textract (else "needs OCR")
     ocr_topic_arn: str = ""
     ocr_role_arn: str = ""
@@ -145,7 +148,10 @@ def _post(
 
 def _proposal(deps: IntakeDeps, source: Source, proposal_id: str, links: list[str]) -> proposals.Proposal:
     try:
-        extraction = extract(source, model=deps.model, date_order=deps.settings.date_order)
+        known = tuple(deps.known_people()) if deps.model is not None else ()
+        extraction = extract(
+            source, model=deps.model, known_people=known, date_order=deps.settings.date_order
+        )
         draft = to_draft(extraction, source, source.sender)
     except Exception as exc:  # a reader bug on crafted input: say so on the card, never a retry loop
         log.exception("extraction failed for proposal %s", proposal_id)
@@ -263,3 +269,17 @@ def _keep_sources(deps: IntakeDeps, source: Source, raw: bytes, proposal_id: str
         )
         links[name] = f"s3://{deps.source_bucket}/{key}"
     return links
+
+
+def registry_people(s3: Any, bucket: str, key: str) -> list[str]:
+    """Owners and owner emails in the mirrored registry; none when it cannot be read (the sender is
+    then the only owner a model may name)."""
+    from ew.items import load_registry
+
+    try:
+        data = bytes(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+    except (ClientError, BotoCoreError) as exc:
+        log.warning("the registry could not be read for known owners: %s", exc)
+        return []
+    items = load_registry(data, key).items
+    return sorted({p for i in items for p in (i.owner, i.owner_email) if p})
