@@ -31,7 +31,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 from unittest import mock
-from urllib.parse import urlencode
+from urllib.parse import quote_plus, urlencode
 from zoneinfo import ZoneInfo
 
 import boto3
@@ -60,6 +60,8 @@ NAMES = {
     **table_names(PREFIX),  # EW_PINGS_TABLE: ew-pings ..., as template.yaml names and passes them
     "EW_REGISTRY_BUCKET": f"{PREFIX}-registry-source-local",
     "EW_RULES_BUCKET": f"{PREFIX}-rules-source-local",
+    "EW_RAW_MIME_BUCKET": f"{PREFIX}-raw-mime-local",
+    "EW_SOURCE_BUCKET": f"{PREFIX}-source-pdfs-local",
     "EW_CONFIG_PATH": "/ew/config/",
     "EW_SLACK_TOKEN_SECRET": "ew/slack/bot-token",
     "EW_LINK_SECRET": "ew/email/link-secret",
@@ -276,6 +278,7 @@ class LocalCloud:
         self.ack_handler = keep_stdout(self.ack_handler_module)
         self.drive_sync_handler = keep_stdout(load_handler("drive_sync"))
         self.calendar_sync_handler = keep_stdout(load_handler("calendar_sync"))
+        self.intake_handler = keep_stdout(load_handler("intake_parser"))
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -297,6 +300,8 @@ class LocalCloud:
             self.s3.create_bucket(Bucket=bucket)
             # As template.yaml has them: every write of a mirrored doc is a version.
             self.s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+        for bucket in (NAMES["EW_RAW_MIME_BUCKET"], NAMES["EW_SOURCE_BUCKET"]):
+            self.s3.create_bucket(Bucket=bucket)
         ssm = boto3.client("ssm")
         defaults = {"sender": SENDER, "registry_sheet_id": SHEET_ID, "registry_sheet_tab": SHEET_TAB,
                     "rules_doc_id": RULES_DOC_ID, "voice_doc_id": VOICE_DOC_ID}  # fmt: skip
@@ -385,6 +390,24 @@ class LocalCloud:
             {"scheduled_time": datetime.now(UTC).isoformat()}, LambdaContext(f"{PREFIX}-calendar-sync")
         )
         return result
+
+    def forward_mail(self, raw: bytes, key: str = "inbound/local-0001") -> dict[str, Any]:
+        """What SES and S3 do with a forwarded mail: the raw MIME lands in the raw-mime bucket under
+        the rule's prefix and S3 invokes intake-parser with its ObjectCreated event."""
+        bucket = NAMES["EW_RAW_MIME_BUCKET"]
+        self.s3.put_object(Bucket=bucket, Key=key, Body=raw)
+        return self.intake(s3_created_event(bucket, key, len(raw)))
+
+    def intake(self, event: dict[str, Any]) -> dict[str, Any]:
+        result: dict[str, Any] = self.intake_handler(
+            event, LambdaContext(f"{PREFIX}-intake-parser", 512, timeout_seconds=60)
+        )
+        return result
+
+    def source_file(self, uri: str) -> bytes:
+        """A source file the card names as s3://bucket/key."""
+        bucket, _, key = uri.removeprefix("s3://").partition("/")
+        return bytes(self.s3.get_object(Bucket=bucket, Key=key)["Body"].read())
 
     def versions(self, key: str) -> int:
         """How many times `key` was written to its source bucket (the buckets are versioned)."""
@@ -640,4 +663,71 @@ def function_url_event(
         },
         "body": body,
         "isBase64Encoded": is_base64,
+    }
+
+
+def s3_created_event(bucket: str, key: str, size: int) -> dict[str, Any]:
+    """An S3 ObjectCreated:Put notification as Lambda receives it (keys URL-encoded, space as '+')."""
+    return {
+        "Records": [
+            {
+                "eventVersion": "2.1",
+                "eventSource": "aws:s3",
+                "awsRegion": REGION,
+                "eventTime": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+                "eventName": "ObjectCreated:Put",
+                "userIdentity": {"principalId": "AWS:AROAEXAMPLE:ses"},
+                "requestParameters": {"sourceIPAddress": "10.0.0.1"},
+                "responseElements": {"x-amz-request-id": "C3D13FE58DE4C810", "x-amz-id-2": "local"},
+                "s3": {
+                    "s3SchemaVersion": "1.0",
+                    "configurationId": "intake-parser",
+                    "bucket": {
+                        "name": bucket,
+                        "ownerIdentity": {"principalId": "A3NL1KOZZKExample"},
+                        "arn": f"arn:aws:s3:::{bucket}",
+                    },
+                    "object": {
+                        "key": quote_plus(key, safe="/"),
+                        "size": size,
+                        "eTag": "d41d8cd98f00b204e9800998ecf8427e",
+                        "sequencer": "0055AED6DCD90281E5",
+                    },
+                },
+            }
+        ]
+    }
+
+
+def textract_notice_event(job_id: str, status: str, topic_arn: str, tag: str = "") -> dict[str, Any]:
+    """Textract's completion notice for StartDocumentTextDetection, as SNS delivers it to a Lambda."""
+    message = {
+        "JobId": job_id,
+        "Status": status,
+        "API": "StartDocumentTextDetection",
+        "JobTag": tag,
+        "Timestamp": int(datetime.now(UTC).timestamp() * 1000),
+        "DocumentLocation": {"S3ObjectName": "", "S3Bucket": NAMES["EW_SOURCE_BUCKET"]},
+    }
+    return {
+        "Records": [
+            {
+                "EventSource": "aws:sns",
+                "EventVersion": "1.0",
+                "EventSubscriptionArn": f"{topic_arn}:2bcfbf39-05c3-41de-beaa-fcfcc21c8f55",
+                "Sns": {
+                    "Type": "Notification",
+                    "MessageId": "95df01b4-ee98-5cb9-9903-4c221d41eb5e",
+                    "TopicArn": topic_arn,
+                    "Subject": None,
+                    "Message": json.dumps(message),
+                    "Timestamp": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+                    "SignatureVersion": "1",
+                    "Signature": "EXAMPLE",
+                    "SigningCertUrl": "https://sns.us-east-1.amazonaws.com/SimpleNotificationService-0000.pem",
+                    "UnsubscribeUrl": "https://sns.us-east-1.amazonaws.com/?Action=Unsubscribe",
+                    "MessageAttributes": {},
+                },
+            }
+        ]
     }

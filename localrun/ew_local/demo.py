@@ -212,7 +212,25 @@ def run_demo(args: argparse.Namespace, out: TextIO) -> int:
         sunday = saturday + timedelta(days=1)
         _rule(out, f"8. {sunday:%A %d %b} 18:00: the weekly digest, through the real digest handler")
         show_digest(cloud, sunday, tz, out)
+        mails = sorted((example / "inbox").glob("*.eml"))
+        if mails:
+            _rule(out, "9. A forwarded contract: SES stores the mail, intake-parser proposes its row")
+            with cloud.at(datetime.combine(monday, time(9, 0), tz)):
+                _forwarded_contract(cloud, mails[0], out)
     return 0
+
+
+def _forwarded_contract(cloud: LocalCloud, path: Path, out: TextIO) -> None:
+    """The mail goes into the raw-mime bucket under inbound/ (as the SES rule writes it); S3's event
+    runs the real intake-parser, whose card is approved like the calendar's."""
+    before = len(cloud.slack.in_channel(INTAKE_CHANNEL))
+    answer = cloud.forward_mail(path.read_bytes(), f"inbound/{path.stem}")
+    (taken,) = answer["mails"]
+    print(f"{path.name}: intake-parser {taken['outcome']} it (Message-ID {taken['message_id']}).", file=out)
+    again = cloud.forward_mail(path.read_bytes(), f"inbound/{path.stem}-again")
+    print(f"The same mail forwarded again: {again['mails'][0]['outcome']}, no second card.", file=out)
+    if len(cloud.slack.in_channel(INTAKE_CHANNEL)) > before:
+        _approve_latest_card(cloud, out)
 
 
 def _calendar_proposal(cloud: LocalCloud, events: list[dict[str, Any]], out: TextIO) -> None:
@@ -224,7 +242,13 @@ def _calendar_proposal(cloud: LocalCloud, events: list[dict[str, Any]], out: Tex
     cards = cloud.slack.in_channel(INTAKE_CHANNEL)
     if not cards:
         return
-    card = cards[-1]
+    _approve_latest_card(cloud, out)
+
+
+def _approve_latest_card(cloud: LocalCloud, out: TextIO) -> None:
+    """Show the newest card in the intake channel, approve it through the real ack-handler, and show
+    the row it added and drive-sync mirroring it."""
+    card = cloud.slack.in_channel(INTAKE_CHANNEL)[-1]
     print(f"\n--- Slack card in {INTAKE_CHANNEL} ---", file=out)
     print(render_card(card), file=out)
     message = {"channel": INTAKE_CHANNEL, "ts": card["ts"], "text": card["text"], "blocks": card["blocks"]}

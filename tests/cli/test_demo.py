@@ -56,3 +56,16 @@ def test_step_7_a_calendar_event_becomes_a_row_in_the_sheet(demo: str) -> None:
     assert "added to the sheet as ACME-021 (row" in " ".join(step.split())  # the card is wrapped
     assert "item_id: ACME-021, item: Solar panel maintenance contract ends, expiry_date: 2031-03-31" in step
     assert "drive-sync, 15 minutes later, wrote registry.csv" in step
+
+
+def test_step_9_a_forwarded_contract_becomes_a_row_in_the_sheet(demo: str) -> None:
+    step = section(demo, 9)
+    assert "waste-collection-agreement.eml: intake-parser proposed it" in step
+    assert "The same mail forwarded again: duplicate, no second card." in step
+    assert step.count("[ Approve ] [ Edit ] [ Discard ]") == 1
+    assert "*Expiry date:* 2027-01-31" in step and "Evidence: “The" in step
+    assert "s3://ew-source-pdfs-" in step
+    assert (
+        "item_id: ACME-022, item: Waste collection agreement, category: contract, expiry_date: 2027-01-31"
+        in step
+    )

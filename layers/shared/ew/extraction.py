@@ -1012,10 +1012,12 @@ def check_answer(
             notes.append(f'the model\'s renewal term "{term}" is not a term like 1 year; left blank')
             term = ""
 
-    owner = _tidy(values.get("owner_guess", ""), 120).lower()
-    known = {p.strip().lower() for p in known_people} | ({source.sender} if source.sender else set())
-    if owner and owner not in known:
-        owner = ""  # not a person the registry knows: the forwarder stays the owner
+    # Matched without case, kept as the registry writes it (a Slack user ID is upper case).
+    known = {p.strip().lower(): p.strip() for p in known_people if p.strip()}
+    if source.sender:
+        known.setdefault(source.sender.lower(), source.sender)
+    # not a person the registry knows: the forwarder stays the owner
+    owner = known.get(_tidy(values.get("owner_guess", ""), 120).lower(), "")
 
     category = _tidy(values.get("category", ""), 40).lower()
     return Extraction(

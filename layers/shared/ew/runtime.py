@@ -234,3 +234,16 @@ def bedrock_runtime() -> Any:
         config = Config(connect_timeout=5, read_timeout=30, retries={"max_attempts": 2, "mode": "standard"})
         _CLIENTS[key] = boto3.client("bedrock-runtime", config=config)
     return _CLIENTS[key]
+
+
+def extraction_bedrock() -> Any:
+    """The Bedrock runtime client for intake-parser's extraction (short timeouts, one retry: see
+    ew.extraction.bedrock_client); the local runner's stand-in when one is set."""
+    if "bedrock-runtime" in _STAND_INS:
+        return _STAND_INS["bedrock-runtime"]
+    key = "bedrock-runtime#extraction"
+    if key not in _CLIENTS:
+        from ew.extraction import bedrock_client
+
+        _CLIENTS[key] = bedrock_client()
+    return _CLIENTS[key]
