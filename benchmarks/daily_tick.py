@@ -41,6 +41,7 @@ import csv
 import gc
 import hashlib
 import io
+import itertools
 import json
 import os
 import pickle
@@ -550,7 +551,9 @@ def table_sources(inputs: Inputs, store: ChainStore) -> dict[str, TableSource]:
         sources[heads_table] = TableSource(
             "item_id",
             "cycle_expiry",
-            lambda: store_module.head_rows(_ping_rows(pings), _ack_rows(caught_up)),
+            lambda: itertools.chain(
+                store_module.head_rows(_ping_rows(pings), _ack_rows(caught_up)), [store_module.BUILT]
+            ),
         )
     return sources
 
@@ -831,6 +834,14 @@ def _reset_peak_rss() -> bool:
 
 
 def _maxrss_bytes() -> int:
+    """This process's peak RSS since the last reset: VmHWM, not ru_maxrss, which also counts the
+    parent's RSS at fork time (the benchmark's, with all its generated state)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak if sys.platform == "darwin" else peak * 1024  # bytes on macOS, KiB on Linux
 
@@ -845,8 +856,8 @@ def _tick_deps(answers: Answers) -> tuple[TickDeps, list[Any]]:
 
 
 def _one_tick(deps: TickDeps, meter: Meter) -> dict[str, Any]:
-    meter.reset()
     gc.collect()
+    meter.reset()
     before = _rss_bytes()
     reset = _reset_peak_rss()
     cpu = time.process_time()

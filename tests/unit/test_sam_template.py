@@ -22,6 +22,8 @@ from cfnlint.decode import decode
 from packaging.markers import Marker
 from packaging.utils import canonicalize_name
 
+from ew.store import heads_table_for
+
 # ---------------------------------------------------------------------------------------------------------
 # The SAM template (template.yaml): what a reviewer checks by eye, checked on every run.
 # ---------------------------------------------------------------------------------------------------------
@@ -401,7 +403,12 @@ def test_budget_of_15_usd_notifies_the_cost_alarm_topic_at_80_and_100_percent():
 
 def test_tables_and_buckets():
     tables = {_props(n)["TableName"]["Fn::Sub"]: _props(n) for n in _resources("AWS::DynamoDB::Table")}
-    assert set(tables) == {f"${{Prefix}}-{t}" for t in ("pings", "ack", "audit", "pings-archive", "state")}
+    names = ("pings", "ack", "audit", "pings-archive", "state", "chain-heads")
+    assert set(tables) == {f"${{Prefix}}-{t}" for t in names}
+    # The store finds the heads table by the pings table's name (callers name only the other three).
+    assert heads_table_for("${Prefix}-pings") == "${Prefix}-chain-heads"
+    heads = tables["${Prefix}-chain-heads"]
+    assert [k["AttributeName"] for k in heads["KeySchema"]] == ["item_id", "cycle_expiry"]
     for table in tables.values():
         assert table["BillingMode"] == "PAY_PER_REQUEST"
         assert table["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}

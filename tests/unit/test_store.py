@@ -12,6 +12,7 @@ from ew.chain import ACK_ONLY, ESCALATE, FIRST_ALERT, REMINDER, RENEW, SNOOZE, A
 from ew.store import DEFAULT_LEASE, LEGACY_STALE_CLAIM, ChainStore, ClaimHeld, PingRecord, create_tables
 
 PINGS, ACKS, ARCHIVE, AUDIT, STATE = "ew-pings", "ew-ack", "ew-pings-archive", "ew-audit", "ew-state"
+HEADS = "ew-chain-heads"  # named after the pings table, as template.yaml names it
 EXPIRY = date(2026, 6, 30)
 NEXT_EXPIRY = date(2027, 6, 30)
 NOON = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
@@ -54,9 +55,10 @@ def all_rows(client, table: str) -> list[dict[str, Any]]:
 # -- tables ---------------------------------------------------------------------------------------
 
 
-def test_create_tables_makes_the_five_on_demand_tables_with_the_contract_keys(client):
+def test_create_tables_makes_the_six_on_demand_tables_with_the_contract_keys(client):
     expected = {
         PINGS: [("item_id", "HASH", "S"), ("chain_index", "RANGE", "N")],
+        HEADS: [("item_id", "HASH", "S"), ("cycle_expiry", "RANGE", "S")],
         ACKS: [("item_id", "HASH", "S"), ("ack_date", "RANGE", "S")],
         ARCHIVE: [("item_id", "HASH", "S"), ("chain_key", "RANGE", "S")],
         AUDIT: [("item_id", "HASH", "S"), ("ts", "RANGE", "S")],
@@ -74,7 +76,7 @@ def test_create_tables_makes_the_five_on_demand_tables_with_the_contract_keys(cl
 
 def test_create_tables_twice_is_harmless(client):
     create_tables(client, PINGS, ACKS, ARCHIVE, AUDIT, STATE)
-    assert sorted(client.list_tables()["TableNames"]) == sorted([PINGS, ACKS, ARCHIVE, AUDIT, STATE])
+    assert sorted(client.list_tables()["TableNames"]) == sorted([PINGS, ACKS, ARCHIVE, AUDIT, STATE, HEADS])
 
 
 # -- load -----------------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from ew.rules import Rules, parse_rules
 from ew.settings import Settings
 from ew.store import ChainStore
 from ew.tick_plan import plan_tick
+from opskit.bulk_reads import paused_gc
 from opskit.events import event_entry, put_all
 
 log = logging.getLogger(__name__)
@@ -40,6 +41,7 @@ class TickReport:
     moves: Counter[str] = field(default_factory=Counter)
     skipped: list[str] = field(default_factory=list)  # bad rows, as the admin reads them
     archived: int = 0
+    forgotten: int = 0  # chain heads dropped: their cycle is over and the sheet has moved past it
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -48,6 +50,7 @@ class TickReport:
             "moves": dict(self.moves),
             "skipped": self.skipped,
             "archived": self.archived,
+            "heads_dropped": self.forgotten,
         }
 
 
@@ -129,10 +132,15 @@ def run_tick(deps: TickDeps, now: datetime) -> TickReport:
     report.skipped = [str(p) for p in registry.problems]
     rules = read_rules(deps.s3, deps.rules_bucket)
 
-    pings, acks = deps.store.load()
-    plan = plan_tick(registry.items, rules, pings, acks, today, deps.settings.admin)
+    # Hundreds of thousands of small objects are made from here on and none is garbage before the
+    # tick ends: the cyclic collector would only walk them again and again (benchmarks/README.md).
+    with paused_gc():
+        heads = deps.store.load_heads()
+        plan = plan_tick(registry.items, rules, heads, today, deps.settings.admin)
+        del heads
     # Archive first: a closed chain's pings must leave ew-pings before the new chain reuses index 0.
     report.archived = deps.store.archive(plan.archive)
+    report.forgotten = deps.store.forget_heads(plan.forget)
 
     entries = [move_event(item, move, now) for item, move in plan.moves]
     failed = put_all(deps.events, entries)
