@@ -766,7 +766,9 @@ def _head_from_row(row: Row) -> CycleHead:
             pings = (latest,)
         indexes.sort()
     acks: tuple[Ack, ...] = ()
-    if ack_names:
+    if len(ack_names) == 1:  # most heads with clicks have one
+        acks = (_ack_from_entry(item_id, cycle, ack_names[0], row[ack_names[0]]["S"]),)
+    elif ack_names:
         acks = essential_acks(_ack_from_entry(item_id, cycle, name, row[name]["S"]) for name in ack_names)
     version = row.get("head_version")
     return CycleHead(item_id, cycle, pings, acks, tuple(indexes), int(version["N"]) if version else 0)
