@@ -445,5 +445,5 @@ def test_loaded_items_are_the_constructors_items_frozen_hashable_and_replaceable
     built = Item("L1", "Office lease", date(2026, 3, 1), "U012ABCDEF", row=2, category="Property")
     assert loaded == built and hash(loaded) == hash(built)
     with pytest.raises(dataclasses.FrozenInstanceError):
-        loaded.owner = "someone@example.com"  # type: ignore[misc]
+        loaded.owner = "someone@example.com"
     assert dataclasses.replace(loaded, category="Lease") == dataclasses.replace(built, category="Lease")
