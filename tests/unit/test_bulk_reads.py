@@ -10,7 +10,7 @@ from typing import Any
 import boto3
 import pytest
 
-from opskit.bulk_reads import paused_gc, plain_json_reads
+from opskit.bulk_reads import bulk_load, paused_gc, plain_json_reads
 
 
 @pytest.fixture
@@ -103,5 +103,19 @@ def test_the_collector_is_paused_inside_and_restored_after_even_when_nested() ->
         assert not gc.isenabled()
     assert gc.isenabled()
     with pytest.raises(ValueError), paused_gc():
+        raise ValueError("a failed load")
+    assert gc.isenabled()
+
+
+def test_a_bulk_load_is_frozen_once_loaded_and_everything_is_back_after() -> None:
+    frozen_before = gc.get_freeze_count()
+    with bulk_load() as loaded:
+        assert not gc.isenabled()
+        rows = [{"n": n} for n in range(1000)]
+        loaded()
+        assert gc.isenabled() and gc.get_freeze_count() >= frozen_before + len(rows)
+        loaded()  # twice is harmless
+    assert gc.isenabled() and gc.get_freeze_count() == 0
+    with pytest.raises(ValueError), bulk_load():
         raise ValueError("a failed load")
     assert gc.isenabled()

@@ -19,7 +19,7 @@ from ew.rules import Rules, parse_rules
 from ew.settings import Settings
 from ew.store import ChainStore
 from ew.tick_plan import plan_tick
-from opskit.bulk_reads import paused_gc
+from opskit.bulk_reads import bulk_load
 from opskit.events import event_entry, put_all
 
 log = logging.getLogger(__name__)
@@ -164,8 +164,9 @@ def run_tick(deps: TickDeps, now: datetime) -> TickReport:
     today = now.astimezone(ZoneInfo(deps.settings.timezone)).date()
     report = TickReport(today)
     # Hundreds of thousands of small objects are made from here on, and none is garbage before the
-    # plan is made: the cyclic collector would only walk them again and again (benchmarks/README.md).
-    with paused_gc():
+    # tick ends: the cyclic collector is kept off them (benchmarks/README.md: it took a quarter of the
+    # time of a 100,000-row tick, walking them again and again).
+    with bulk_load() as loaded:
         registry = read_registry(deps.s3, deps.registry_bucket, deps.settings.date_order)
         report.items = len(registry.items)
         report.skipped = [str(p) for p in registry.problems]
@@ -173,12 +174,13 @@ def run_tick(deps: TickDeps, now: datetime) -> TickReport:
         heads = deps.store.load_heads()
         plan = plan_tick(registry.items, rules, heads, today, deps.settings.admin)
         del heads
-    # Archive first: a closed chain's pings must leave ew-pings before the new chain reuses index 0.
-    report.archived = deps.store.archive(plan.archive)
-    report.forgotten = deps.store.forget_heads(plan.forget)
+        loaded()
+        # Archive first: a closed chain's pings must leave ew-pings before the new chain reuses index 0.
+        report.archived = deps.store.archive(plan.archive)
+        report.forgotten = deps.store.forget_heads(plan.forget)
 
-    entries = [move_event(item, move, now) for item, move in plan.moves]
-    failed = put_all(deps.events, entries)
+        entries = [move_event(item, move, now) for item, move in plan.moves]
+        failed = put_all(deps.events, entries)
     report.moves = Counter(move.move for _, move in plan.moves)
     if failed:
         # Raising makes the scheduler retry the whole tick; dispatch's claims make the resent
