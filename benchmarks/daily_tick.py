@@ -1180,19 +1180,34 @@ def report(results: list[Result]) -> str:
         ],
     )
     per_row = _table(
-        ["rows", "tick wall per 1,000 rows", "tick CPU per 1,000 rows", "peak RSS per 1,000 rows"],
+        [
+            "rows",
+            "tick wall per 1,000 rows, median",
+            "tick CPU per 1,000 rows, min / median",
+            "peak RSS per 1,000 rows",
+        ],
         [
             [
                 f"{r.size:,}",
-                f"{1000 * med(r.cold('wall_s')) / r.size * 1000:.1f} ms",
-                f"{1000 * med(r.cold('cpu_s')) / r.size * 1000:.1f} ms",
+                f"{1e6 * med(r.cold('wall_s')) / r.size:.1f} ms",
+                " / ".join(f"{1e6 * f(r.cold('cpu_s')) / r.size:.1f} ms" for f in (min, med)),
                 f"{r.peak_rss / r.size * 1000 / MB:.2f} MB",
             ]
             for r in results
         ],
     )
+    growth = ""
+    if len(results) > 1:
+        first, last = results[0], results[-1]
+        growth = (
+            f"\n\n{first.size:,} -> {last.size:,} rows: x{last.size / first.size:g} the rows, "
+            f"x{med(last.cold('cpu_s')) / med(first.cold('cpu_s')):.1f} the tick's CPU time (median; "
+            f"x{min(last.cold('cpu_s')) / min(first.cold('cpu_s')):.1f} min to min), "
+            f"x{last.peak_rss / first.peak_rss:.1f} the peak RSS"
+        )
     return (
-        f"{main}\n\nWhere the time goes:\n\n{split}\n\n{calls}\n\nGrowth:\n\n{per_row}\n\n{verdict(results)}"
+        f"{main}\n\nWhere the time goes:\n\n{split}\n\n{calls}\n\nGrowth:\n\n{per_row}{growth}\n\n"
+        f"{verdict(results)}"
     )
 
 
