@@ -844,7 +844,11 @@ def layer_report(fresh: FreshResult, interpreter: Interpreter, settings: dict[st
         f"  the slowest run here ({ms(worst)} ms) at {configured} MB: about "
         f"{ms(worst * FULL_VCPU_MB / min(configured, FULL_VCPU_MB))} ms"
     )
-    lines.append(f"imported lazily by the first request: {', '.join(fresh.lazy) or 'none'}")
+    packages: dict[str, int] = defaultdict(int)
+    for name in fresh.lazy:
+        packages[name.split(".")[0]] += 1
+    lazy = ", ".join(f"{p} ({n} modules)" if n > 1 else p for p, n in sorted(packages.items()))
+    lines.append(f"imported lazily by the first request: {lazy or 'none'}")
     return "\n".join(lines)
 
 
