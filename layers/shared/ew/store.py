@@ -169,7 +169,12 @@ class ChainStore:
     def rebuild_heads(self) -> int:
         """Derive every head from the pings and ack tables (merged into what is there: a write made
         meanwhile is kept), then mark the heads table built. One request per head: for an upgrade,
-        or after restoring pings or ack from a backup. Returns the number of heads written."""
+        or after restoring pings or ack from a backup. Returns the number of heads written.
+
+        Not atomic with dispatch: a claim given back (release) between this read and its write stays
+        in its head, and the tick counts a ping that is not there until its cycle ends (a reminder
+        waits one interval more). The first tick after an upgrade runs it at 08:00, before the day's
+        sends."""
         pings = self._scan(self.pings_table, _HEAD_PING_FIELDS)
         acks = self._scan(self.ack_table, _HEAD_ACK_FIELDS)
         written = 0
