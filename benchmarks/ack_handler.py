@@ -314,10 +314,17 @@ def alerts(cloud: LocalCloud, count: int, prefix: str) -> list[dict[str, Any]]:
 # -- 2. a cold container end to end: import + first request in a fresh interpreter ----------------------
 
 FRESH_CHILD = f"""
-import json, sys, time
+import json, os, sys, time
+profile_to = os.environ.get("EW_BENCH_PROFILE")
+if profile_to:
+    import cProfile
+    profiler = cProfile.Profile()
+    profiler.enable()
+c0 = time.process_time()
 t0 = time.perf_counter()
 import app
 t1 = time.perf_counter()
+c1 = time.process_time()
 events = json.loads(sys.stdin.read())
 
 # Meter the deps build and boto3's sessions and clients (wrapped after the import: not part of it).
@@ -350,20 +357,27 @@ class Context:
     invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:ew-ack-handler"
 
 before = set(sys.modules)
-seconds, statuses, lazy = [], [], []
+seconds, cpu, statuses, lazy = [], [], [], []
 for event in events:
-    start = time.perf_counter()
+    start, start_cpu = time.perf_counter(), time.process_time()
     answer = app.handler(event, Context())
     seconds.append(time.perf_counter() - start)
+    cpu.append(time.process_time() - start_cpu)
     statuses.append(answer.get("statusCode"))
     lazy = lazy or sorted(set(sys.modules) - before)
+    if profile_to and not breakdown:
+        profiler.disable()
+        profiler.dump_stats(profile_to)
     breakdown.append(dict(spent))
     spent.update(deps=0.0, clients=0.0, sessions=0, client_count=0)
 names = set(sys.modules)
 print("{MARK}" + json.dumps({{
     "import_s": t1 - t0,
+    "import_cpu_s": c1 - c0,
     "clicks_s": seconds,
+    "clicks_cpu_s": cpu,
     "statuses": statuses,
+    "python": sys.version.split()[0],
     "lazy": lazy,
     "breakdown": breakdown,
     "forbidden": sorted(m for m in names if m == {FORBIDDEN!r} or m.startswith({FORBIDDEN!r} + ".")),
@@ -374,6 +388,9 @@ print("{MARK}" + json.dumps({{
 @dataclass
 class FreshResult:
     import_s: list[float] = field(default_factory=list)
+    import_cpu_s: list[float] = field(default_factory=list)
+    first_cpu_s: list[float] = field(default_factory=list)
+    python: str = ""
     first_s: list[float] = field(default_factory=list)
     second_s: list[float] = field(default_factory=list)
     first_deps_s: list[float] = field(default_factory=list)
@@ -386,6 +403,10 @@ class FreshResult:
     @property
     def cold_start_s(self) -> list[float]:
         return [i + f for i, f in zip(self.import_s, self.first_s, strict=True)]
+
+    @property
+    def cold_start_cpu_s(self) -> list[float]:
+        return [i + f for i, f in zip(self.import_cpu_s, self.first_cpu_s, strict=True)]
 
 
 def signed_event(payload: dict[str, Any]) -> dict[str, Any]:
@@ -407,7 +428,35 @@ def signed_event(payload: dict[str, Any]) -> dict[str, Any]:
     return function_url_event("POST", "/slack/actions", body, headers, {}, False)
 
 
-def fresh_process(runs: int) -> FreshResult:
+@dataclass(frozen=True)
+class Interpreter:
+    """How the cold containers run: this interpreter on the source tree (default), or another one on a
+    built layer, as Lambda runs it: the function's code, then the layer (/opt/python), then the
+    runtime's boto3 on sys.path; no .pyc written (Lambda's /opt is read-only); `site` skipped when the
+    machine's own site-packages would import things Lambda's does not."""
+
+    python: str = sys.executable
+    layer: Path | None = None
+    runtime: Path | None = None
+    no_site: bool = False
+
+    def flags(self) -> list[str]:
+        return (["-B"] if self.layer else []) + (["-S"] if self.no_site else [])
+
+    def env(self, base: dict[str, str]) -> dict[str, str]:
+        if self.layer:
+            paths = [FUNCTION, self.layer, *([self.runtime] if self.runtime else [])]
+            base = {
+                **base,
+                "PYTHONPATH": os.pathsep.join(str(p) for p in paths),
+                "PYTHONDONTWRITEBYTECODE": "1",
+            }
+        return base
+
+
+def fresh_process(
+    runs: int, interpreter: Interpreter = Interpreter(), settings: dict[str, str] | None = None
+) -> FreshResult:
     """What a cold Lambda container does, end to end: a fresh interpreter imports app.py, then handles a
     first click (building its deps) and a second. Its AWS is LocalCloud's moto, served over localhost
     HTTP by a moto server thread in this process (same in-memory state), so the child's heap and
@@ -417,19 +466,19 @@ def fresh_process(runs: int) -> FreshResult:
     from ew_local.cloud import LocalCloud
 
     result = FreshResult()
-    with LocalCloud(SETTINGS) as cloud:
+    with LocalCloud(settings or SETTINGS) as cloud:
         payloads = alerts(cloud, 2 * runs, "FRESH")
         server = ThreadedMotoServer("127.0.0.1", 0, verbose=False)
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one access-log line per request
         server.start()
         try:
             host, port = server.get_host_and_port()
-            env = lambda_env()  # inside LocalCloud: its table names, secrets, fake Slack URL, credentials
+            env = interpreter.env(lambda_env())  # inside LocalCloud: its names, secrets, fake Slack URL
             env["AWS_ENDPOINT_URL"] = f"http://{host}:{port}"
             for run in range(runs):
                 events = [signed_event(p) for p in payloads[2 * run : 2 * run + 2]]
                 done = subprocess.run(
-                    [sys.executable, "-c", FRESH_CHILD],
+                    [interpreter.python, *interpreter.flags(), "-c", FRESH_CHILD],
                     cwd=FUNCTION,
                     env=env,
                     input=json.dumps(events),
@@ -443,6 +492,9 @@ def fresh_process(runs: int) -> FreshResult:
                 seen = json.loads(lines[-1].removeprefix(MARK))
                 assert seen["statuses"] == [200, 200], seen["statuses"]
                 result.import_s.append(seen["import_s"])
+                result.import_cpu_s.append(seen["import_cpu_s"])
+                result.first_cpu_s.append(seen["clicks_cpu_s"][0])
+                result.python = seen["python"]
                 result.first_s.append(seen["clicks_s"][0])
                 result.second_s.append(seen["clicks_s"][1])
                 first = seen["breakdown"][0]
@@ -737,6 +789,69 @@ def report(imports: ImportResult, fresh: FreshResult, result: ClickResult, load:
     return "\n".join(lines)
 
 
+# Lambda gives a function CPU in proportion to its memory: one full vCPU at 1,769 MB.
+FULL_VCPU_MB = 1769
+MEMORY_CHOICES = (256, 512, 1024, 1536, 1769)
+
+
+def _template_memory_mb() -> int:
+    """AckHandlerFunction's MemorySize in template.yaml, so the verdict follows the template."""
+    import re
+
+    block = (ROOT / "template.yaml").read_text().split("AckHandlerFunction:", 1)[1]
+    return int(re.search(r"MemorySize:\s*(\d+)", block).group(1))  # type: ignore[union-attr]
+
+
+BUDGET_S = 1.0  # the cold click's CPU work on Lambda, against Slack's 3 s: room left for the network
+
+
+def layer_report(fresh: FreshResult, interpreter: Interpreter, settings: dict[str, str], load: str) -> str:
+    widths = (46, 9, 9, 9)
+    small = ("min ms", "median", "max")
+    cpu = statistics.median(fresh.cold_start_cpu_s)
+    lines = [
+        f"ack-handler cold start from a built layer: Python {fresh.python} ({interpreter.python}), "
+        f"{os.cpu_count()} cores, load average {load}",
+        f"layer {interpreter.layer}, runtime boto3 {interpreter.runtime or '(layer)'}, "
+        f"flags {' '.join(interpreter.flags()) or '-'}, settings {settings}",
+        "",
+        row((f"a cold container, end to end ({len(fresh.import_s)} processes)", *small), widths),
+        row(("`import app`", *spread(fresh.import_s, top=max)), widths),
+        row(("first request", *spread(fresh.first_s, top=max)), widths),
+        row(("  of which deps()", *spread(fresh.first_deps_s, top=max)), widths),
+        row(
+            (
+                f"    of which {fresh.clients} boto3 clients in {fresh.sessions} sessions",
+                *spread(fresh.first_clients_s, top=max),
+            ),
+            widths,
+        ),
+        row(("second request", *spread(fresh.second_s, top=max)), widths),
+        row(("import + first request", *spread(fresh.cold_start_s, top=max)), widths),
+        row(("  its CPU time (process_time)", *spread(fresh.cold_start_cpu_s, top=max)), widths),
+        "  (moto and the fake Slack answer over localhost HTTP from the benchmark process)",
+        "",
+        f"the same CPU work on Lambda (CPU share = memory / {FULL_VCPU_MB:,} MB), median {ms(cpu)} ms here:",
+    ]
+    configured = _template_memory_mb()
+    worst = max(fresh.cold_start_cpu_s)
+    for memory in sorted({*MEMORY_CHOICES, configured}):
+        there = cpu * FULL_VCPU_MB / min(memory, FULL_VCPU_MB)
+        fits = "within" if there <= BUDGET_S else "over"
+        mark = "  <- template.yaml" if memory == configured else ""
+        lines.append(f"  {memory:>5} MB: about {ms(there)} ms of CPU, {fits} the {BUDGET_S:g} s budget{mark}")
+    lines.append(
+        f"  the slowest run here ({ms(worst)} ms) at {configured} MB: about "
+        f"{ms(worst * FULL_VCPU_MB / min(configured, FULL_VCPU_MB))} ms"
+    )
+    packages: dict[str, int] = defaultdict(int)
+    for name in fresh.lazy:
+        packages[name.split(".")[0]] += 1
+    lazy = ", ".join(f"{p} ({n} modules)" if n > 1 else p for p, n in sorted(packages.items()))
+    lines.append(f"imported lazily by the first request: {lazy or 'none'}")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -751,15 +866,33 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="gc.freeze() the setup heap (moto, the alerts) before clicking: closer to a fresh container",
     )
+    parser.add_argument(
+        "--layer",
+        type=Path,
+        help="a built layer's python/ directory: run only the cold containers, from it (see --python)",
+    )
+    parser.add_argument("--python", default=sys.executable, help="the interpreter for --layer (python3.13)")
+    parser.add_argument("--runtime", type=Path, help="boto3 for that interpreter (Lambda's runtime has it)")
+    parser.add_argument("--no-site", action="store_true", help="run the cold containers with python -S")
+    parser.add_argument("--holidays", help='a holiday region in the settings, e.g. "GB-ENG"')
     args = parser.parse_args(argv)
     if min(args.runs, args.fresh_runs, args.clicks) < 1 or args.cold_repeats < 0:
         parser.error("--runs, --fresh-runs and --clicks must be at least 1, --cold-repeats at least 0")
+    settings = {**SETTINGS, **({"holidays": args.holidays} if args.holidays else {})}
 
     load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    if args.layer:
+        interpreter = Interpreter(
+            args.python, args.layer.resolve(), args.runtime and args.runtime.resolve(), args.no_site
+        )
+        print(f"cold containers from {args.layer}: {args.fresh_runs} ...", file=sys.stderr, flush=True)
+        fresh = fresh_process(args.fresh_runs, interpreter, settings)
+        print(layer_report(fresh, interpreter, settings, load))
+        return 1 if fresh.forbidden else 0
     print(f"1. cold import: {args.runs} runs ...", file=sys.stderr, flush=True)
     imports = cold_import(args.runs)
     print(f"2. cold containers: {args.fresh_runs} ...", file=sys.stderr, flush=True)
-    fresh = fresh_process(args.fresh_runs)
+    fresh = fresh_process(args.fresh_runs, settings=settings)
     count = 1 + args.cold_repeats + args.clicks
     print(f"3. in-process: dispatching {count} alerts, then clicking ...", file=sys.stderr, flush=True)
     result = clicks(args.clicks, args.cold_repeats, args.profile, args.gc_freeze)

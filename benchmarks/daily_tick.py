@@ -1,29 +1,36 @@
-"""How long does the daily tick take over a big registry? (DESIGN.md §11: 100,000 rows well inside
-the 60 s Lambda timeout; DynamoDB requests grow with pages, not with rows.)
+"""How long does the daily tick take over a big registry, and where does the time go? (DESIGN.md §11:
+100,000 rows well inside the 60 s Lambda timeout; DynamoDB requests grow with pages, not with rows.)
 
-    make bench                                       # 1,000, 10,000 and 100,000 rows (slow: moto)
-    make bench ARGS=--quick                          # 1,000 rows only
+    make bench                                    # 1k, 10k, 100k rows, 3 runs each (a few minutes)
+    make bench ARGS=--quick                       # 1k and 10k rows, 3 runs each (about a minute)
+    make bench-300k                               # adds 300,000 rows (several minutes, a few GB)
     uv run python benchmarks/daily_tick.py --sizes 20000 --runs 5 --profile --json out.json
+    uv run python benchmarks/daily_tick.py --sizes 1000 --check-moto     # the answers against moto
 
-For each size, in-process AWS (moto, fake credentials) is set up with a generated registry, rules and
-chain state, as if the watcher had been running daily for a quarter. That setup is not timed. Then
-`ew.daily_tick.run_tick` (what the daily-tick Lambda calls) runs `--runs` times on the same state: the
-tick only reads state and emits events, and the generated state has no stale pings, so every run
-archives nothing and sees the same input (checked: same AWS calls, same moves). Reported per size:
+For each size a registry with realistic spread (categories, Slack and email owners, notice dates,
+retired rows, ~0.5% bad rows) and a quarter's worth of chain state are generated (cached under
+--cache, keyed by size: generating 300,000 rows takes minutes). Not timed.
 
-- wall time of `run_tick` on moto (time.perf_counter), min and median, and how much of it moto's
-  in-process server took;
-- wall time of `run_tick` with moto's recorded answers replayed: botocore builds, signs and parses
-  every request and answer as against AWS, but no service answers (no moto, no network). This is
-  the tick's own work, the figure to hold against the Lambda timeout (plus the round trips);
-- the pure part: `load_registry` + `plan_tick` on the same bytes and rows, without AWS or botocore;
-- peak Python memory (tracemalloc, in one extra replayed run: tracing slows everything down, so that
-  run is not timed) and the RSS growth during the replayed runs (ru_maxrss after the run minus RSS
-  before it, the high-water mark reset through /proc/self/clear_refs where Linux allows it);
-- AWS API calls by service and operation (a `before-call` hook on each client: retries inside
-  botocore are not counted again), the time spent in each, and the moves emitted.
+The tick's own work, not a service's. Every AWS answer the tick needs is prepared in advance, exactly
+as the service would send it (S3 objects with their ETag, DynamoDB Scan pages cut at 1 MB of item
+data with LastEvaluatedKey, PutEvents results), and handed to botocore at `before-send`: botocore
+still builds, signs and parses every request and answer as against AWS, but no service and no network
+answers. `--check-moto` runs the same tick on moto once and checks the answers lead to the same moves.
 
-See benchmarks/README.md for what the figures mean and the ones measured.
+Each timed run is a fresh Python process (like a cold Lambda container) that builds its clients and
+calls `ew.daily_tick.run_tick` once; the setup's millions of objects are not in its heap. Reported:
+
+- wall and CPU time of `run_tick` (min / median over --runs processes); the machine is shared, so the
+  CPU time is the steadier figure, the wall time the one the target is about;
+- where the time goes (median run): each AWS operation (request building, signing, parsing the
+  answer) and each step of the tick (registry parse, state decode, decide, events), exclusive of
+  the steps inside it, and the time the cyclic garbage collector ran;
+- a second run in the same process (a warm container re-running the tick, e.g. Lambda's retry);
+- peak memory: the process's peak RSS (what Lambda's memory setting caps) and, in one more process,
+  the tracemalloc peak of the Python heap during the tick;
+- AWS calls by operation, and the moves emitted (the same in every run, checked).
+
+See benchmarks/README.md for the figures measured and what they mean.
 """
 
 from __future__ import annotations
@@ -32,28 +39,32 @@ import argparse
 import cProfile
 import csv
 import gc
+import hashlib
 import io
+import itertools
 import json
 import os
+import pickle
 import pstats
 import random
 import re
 import resource
 import statistics
 import string
+import subprocess
 import sys
 import textwrap
 import time
 import tracemalloc
+import zlib
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock_time
-from functools import partial
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
+from urllib.parse import unquote, urlsplit
 from zoneinfo import ZoneInfo
 
 # Fake credentials before any client exists: whatever the shell holds, nothing can reach a real account.
@@ -72,22 +83,19 @@ os.environ.update(
 
 import boto3  # noqa: E402
 from botocore.awsrequest import AWSResponse  # noqa: E402
-from moto import mock_aws  # noqa: E402
-from moto.core import botocore_stubber as moto_stubber  # noqa: E402
-from moto.core import models as moto_models  # noqa: E402
 
+from ew import daily_tick as tick_module  # noqa: E402
+from ew import store as store_module  # noqa: E402
 from ew.chain import ACK_ONLY, ESCALATE, RENEW, SNOOZE, Ack, Chain, Ping, current_item, decide  # noqa: E402
 from ew.daily_tick import REGISTRY_KEY, RULES_KEY, TickDeps, event_source, run_tick  # noqa: E402
 from ew.items import Item, channel_for, load_registry  # noqa: E402
 from ew.rules import Rules, parse_rules  # noqa: E402
 from ew.settings import Settings  # noqa: E402
 from ew.store import SCHEDULED, SENT, ChainStore, _ack_row, _ping_row  # noqa: E402
-from ew.tick_plan import plan_tick  # noqa: E402
-from ew_local.tables import create_tables, table_names  # noqa: E402
-
-T = TypeVar("T")
+from ew_local.tables import create_tables  # noqa: E402
 
 DEFAULT_SIZES = (1_000, 10_000, 100_000)
+QUICK_SIZES = (1_000, 10_000)
 TIMEZONE = "Europe/London"
 TZ = ZoneInfo(TIMEZONE)
 NOW = datetime(2026, 11, 23, 8, 0, tzinfo=TZ)  # a Monday, at the schedule's 08:00
@@ -95,29 +103,23 @@ TODAY = NOW.date()
 ADMIN = "ops@acme.example"
 RUNNING_FOR = timedelta(days=90)  # the watcher went live a quarter ago: chains start no earlier
 BAD_ROW_SHARE = 0.005
-_NAMES = table_names()  # as template.yaml names them
-TABLES = {
-    "pings": _NAMES["EW_PINGS_TABLE"],
-    "ack": _NAMES["EW_ACK_TABLE"],
-    "archive": _NAMES["EW_ARCHIVE_TABLE"],
-    "audit": _NAMES["EW_AUDIT_TABLE"],
-    "state": _NAMES["EW_STATE_TABLE"],
-}
-RULE = "ew-moves"
+TABLES = {"pings": "ew-pings", "ack": "ew-ack", "archive": "ew-pings-archive"}
 SOURCE = event_source("ew")  # the stack's EW_EVENT_SOURCE with the default Prefix
 REGISTRY_BUCKET = "ew-registry-source-bench"
 RULES_BUCKET = "ew-rules-source-bench"
 MB = 1024 * 1024
+STATE_VERSION = 1  # bump when the generators change: cached states of another version are not used
+ROOT = Path(__file__).resolve().parents[1]
 
 
-def _tick_memory_mb() -> int:
-    """DailyTickFunction's MemorySize, read from template.yaml so the verdict follows the template."""
-    template = (Path(__file__).resolve().parents[1] / "template.yaml").read_text()
-    block = template.split("DailyTickFunction:", 1)[1]
-    return int(re.search(r"MemorySize:\s*(\d+)", block).group(1))  # type: ignore[union-attr]
+def _function_setting(function: str, key: str) -> int:
+    """A function's setting from template.yaml, so the verdict follows the template."""
+    block = (ROOT / "template.yaml").read_text().split(f"{function}:", 1)[1]
+    return int(re.search(rf"{key}:\s*(\d+)", block).group(1))  # type: ignore[union-attr]
 
 
-TICK_MEMORY_MB = _tick_memory_mb()
+TICK_MEMORY_MB = _function_setting("DailyTickFunction", "MemorySize")
+TICK_TIMEOUT_S = _function_setting("DailyTickFunction", "Timeout")
 FULL_VCPU_MB = 1769  # Lambda: CPU share grows with memory; one full vCPU at 1,769 MB
 
 RULES_TEXT = """\
@@ -466,226 +468,362 @@ def stale_sheet(data: bytes, renewed_rows: dict[str, date]) -> bytes:
     return out.getvalue().encode("utf-8")
 
 
-# -- moto ------------------------------------------------------------------------------------------
+# -- the tick's inputs, generated once per size ----------------------------------------------------
+
+Row = dict[str, dict[str, str]]  # a DynamoDB item in its wire format
 
 
 @dataclass
-class Cloud:
-    s3: Any
-    events: Any
-    dynamodb: Any
-    setup_events: Any  # not the tick's client: calls made with it are not counted
-    sqs: Any
-    queue_url: str
-    deps: TickDeps
-    registry: bytes
-    rules_text: str
+class Inputs:
+    size: int
+    sheet: bytes  # registry.csv as drive-sync last mirrored it
     state: State
-    problems: int
-    setup_seconds: float
+    problems: int  # bad cells reported by load_registry
+    items: int
 
 
-def _batches(items: list[T], size: int) -> Iterator[list[T]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
+def generate(size: int, cache: Path | None) -> Inputs:
+    """The registry and the chain state for `size` rows, from the cache when it holds them."""
+    path = cache / f"state-{size}-v{STATE_VERSION}.pickle" if cache else None
+    if path and path.exists():
+        with path.open("rb") as file:
+            cached = pickle.load(file)
+        return Inputs(size, cached["sheet"], State(**cached["state"]), cached["problems"], cached["items"])
+    full = make_registry(size)
+    registry = load_registry(full, REGISTRY_KEY)
+    state = simulate_state([current_item(i, []) for i in registry.items], parse_rules(RULES_TEXT, RULES_KEY))
+    sheet = stale_sheet(full, state.renewed_rows)
+    stale = load_registry(sheet, REGISTRY_KEY)
+    inputs = Inputs(size, sheet, state, len(stale.problems), len(stale.items))
+    if path:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # Plain values only: this module is __main__ in one process and daily_tick in another.
+        plain = {"sheet": sheet, "state": vars(state), "problems": inputs.problems, "items": inputs.items}
+        with path.open("wb") as file:
+            pickle.dump(plain, file, protocol=pickle.HIGHEST_PROTOCOL)
+    return inputs
 
 
-def _write_rows(client: Any, table: str, rows: list[dict[str, Any]]) -> None:
-    for batch in _batches(rows, 25):
-        pending: list[dict[str, Any]] = [{"PutRequest": {"Item": row}} for row in batch]
-        while pending:
-            response = client.batch_write_item(RequestItems={table: pending})
-            pending = (response.get("UnprocessedItems") or {}).get(table, [])
-
-
-def _ping_rows(pings: Iterable[Ping]) -> list[dict[str, Any]]:
-    rows = []
+def _ping_rows(pings: Iterable[Ping]) -> Iterator[Row]:
     for ping in pings:
         send_at = datetime.combine(ping.sent_on, clock_time(9, 0), TZ)
         status = SENT if send_at <= NOW else SCHEDULED  # weekend pings wait for Monday 09:00
         claimed = datetime.combine(ping.sent_on, clock_time(8, 1), TZ) if status == SENT else NOW
-        rows.append(_ping_row(ping, send_at, channel_for(ping.recipient), status, claimed))
-    return rows
+        yield _ping_row(ping, send_at, channel_for(ping.recipient), status, claimed)
 
 
-def _new_queue(sqs: Any, events: Any, number: int) -> str:
-    """A fresh queue as the rule's only target; returns its URL."""
-    url: str = sqs.create_queue(QueueName=f"ew-moves-{number}")["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    events.put_targets(Rule=RULE, Targets=[{"Id": "dispatch", "Arn": arn}])
-    return url
+def _ack_rows(acks: Iterable[tuple[Ack, int | None]]) -> Iterator[Row]:
+    for ack, index in acks:
+        yield _ack_row(ack, ack.at, index, ack.cycle_expiry if ack.action == RENEW else None)
 
 
-def build_cloud(size: int) -> Cloud:
-    """Everything the tick reads, on moto (call inside `mock_aws`). Not timed by the benchmark."""
-    started = time.perf_counter()
-    full = make_registry(size)
-    registry = load_registry(full, REGISTRY_KEY)
-    rules = parse_rules(RULES_TEXT, RULES_KEY)
-    state = simulate_state([current_item(i, []) for i in registry.items], rules)
-    sheet = stale_sheet(full, state.renewed_rows)
-
-    s3 = boto3.client("s3")
-    events = boto3.client("events")
-    dynamodb = boto3.client("dynamodb")
-    sqs = boto3.client("sqs")
-    create_tables(dynamodb)
-    for bucket in (REGISTRY_BUCKET, RULES_BUCKET):
-        s3.create_bucket(Bucket=bucket)
-    s3.put_object(Bucket=REGISTRY_BUCKET, Key=REGISTRY_KEY, Body=sheet)
-    s3.put_object(Bucket=RULES_BUCKET, Key=RULES_KEY, Body=RULES_TEXT.encode())
-    # The template's rule targets dispatch; moto cannot invoke a Lambda target, so the same pattern
-    # targets a queue (as the local runner does). Nobody drains it: dispatch is not measured here.
-    setup_events = boto3.client("events")
-    setup_events.put_rule(
-        Name=RULE,
-        EventPattern=json.dumps(
-            {"source": [SOURCE], "detail-type": ["ew.first_alert", "ew.reminder", "ew.escalate"]}
-        ),
-    )
-    queue_url = _new_queue(sqs, setup_events, 0)
-
-    _write_rows(dynamodb, TABLES["pings"], _ping_rows(state.pings))
-    _write_rows(
-        dynamodb,
-        TABLES["ack"],
-        [
-            _ack_row(ack, ack.at, index, None if ack.action != RENEW else ack.cycle_expiry)
-            for ack, index in state.acks
-        ],
-    )
-    archived = []
-    for row in _ping_rows(state.archived):
+def _archive_rows(pings: Iterable[Ping]) -> Iterator[Row]:
+    for row in _ping_rows(pings):
         chain_key = f"{row['cycle_expiry']['S']}#{int(row['chain_index']['N']):04d}"
-        archived.append({**row, "chain_key": {"S": chain_key}, "archived_at": row["claimed_at"]})
-    _write_rows(dynamodb, TABLES["archive"], archived)
-
-    store = ChainStore(dynamodb, TABLES["pings"], TABLES["ack"], TABLES["archive"])
-    settings = Settings(timezone=TIMEZONE, admin=ADMIN)
-    deps = TickDeps(s3, events, store, REGISTRY_BUCKET, RULES_BUCKET, settings, SOURCE)
-    return Cloud(
-        s3,
-        events,
-        dynamodb,
-        setup_events,
-        sqs,
-        queue_url,
-        deps,
-        sheet,
-        RULES_TEXT,
-        state,
-        len(load_registry(sheet, REGISTRY_KEY).problems),
-        time.perf_counter() - started,
-    )
+        yield {**row, "chain_key": {"S": chain_key}, "archived_at": row["claimed_at"]}
 
 
-Answer = tuple[int, dict[str, str], bytes]  # status, headers, body: what moto answered
+@dataclass
+class TableSource:
+    """One table's rows in key order, made on demand (a 300,000-row state would not fit as dicts)."""
+
+    hash_key: str
+    range_key: str
+    rows: Callable[[], Iterator[Row]]
 
 
-class AwsMeter:
-    """Counts and times the tick's AWS calls, and can take moto out of the picture.
+def table_sources(inputs: Inputs, store: ChainStore) -> dict[str, TableSource]:
+    state = inputs.state
+    pings = sorted(state.pings, key=lambda p: (p.item_id, p.chain_index))
+    acks = sorted(state.acks, key=lambda a: (a[0].item_id, a[0].at))
+    sources = {
+        store.pings_table: TableSource("item_id", "chain_index", lambda: _ping_rows(pings)),
+        store.ack_table: TableSource("item_id", "ack_date", lambda: _ack_rows(acks)),
+        store.archive_table: TableSource("item_id", "chain_key", lambda: _archive_rows(state.archived)),
+    }
+    heads_table = getattr(store, "heads_table", None)
+    if heads_table:
+        # The chain heads as the store keeps them, in their steady state: the heads of cycles renewed
+        # long enough ago that the sheet shows the new expiry were dropped by an earlier tick.
+        caught_up = [
+            (ack, index)
+            for ack, index in acks
+            if not (ack.action == RENEW and ack.item_id not in state.renewed_rows)
+        ]
+        sources[heads_table] = TableSource(
+            "item_id",
+            "cycle_expiry",
+            lambda: itertools.chain(
+                store_module.head_rows(_ping_rows(pings), _ack_rows(caught_up)), [store_module.BUILT]
+            ),
+        )
+    return sources
 
-    - Calls by "Service.Operation": a `before-call` hook on each client (one count per API call;
-      botocore's own retries would not be counted again).
-    - Time inside each call: `before-call` to `after-call` (building and signing the request, the
-      answer, parsing it).
-    - moto's share of that: its botocore stub (`BotocoreStubber.process_request`, which answers every
-      request inside `mock_aws`) is timed, and its answers are recorded.
-    - Replay: moto stands aside and a `before-send` handler hands back the answer it recorded for
-      the same request, at once. botocore still builds, signs and parses everything exactly as
-      it would against AWS; only the service is gone. A request never recorded is an error, never
-      a fall-through."""
+
+# -- the answers S3, DynamoDB and EventBridge would give -------------------------------------------
+
+Key = tuple[str, str, bytes, str]  # method, url, body, If-None-Match
+Answer = tuple[int, dict[str, str], bytes]  # status, headers, body
+
+
+class _Raw(io.BytesIO):
+    """The raw HTTP body botocore reads (urllib3's `stream()` and `read()`)."""
+
+    def stream(self, **_: Any) -> Iterator[bytes]:
+        while chunk := self.read(64 * 1024):
+            yield chunk
+
+
+def _request_key(request: Any) -> Key:
+    body = request.body
+    if body is None:
+        data = b""
+    elif isinstance(body, str):
+        data = body.encode("utf-8")
+    elif isinstance(body, bytes | bytearray):
+        data = bytes(body)
+    else:
+        raise TypeError(f"cannot key a streamed request body ({type(body).__name__})")
+    return request.method, request.url, data, _header(request, "If-None-Match")
+
+
+def _header(request: Any, name: str) -> str:
+    value = request.headers.get(name, "")
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _item_size(row: Row) -> int:
+    """DynamoDB's item size: attribute names plus values (numbers about half their digits)."""
+    size = 0
+    for name, value in row.items():
+        size += len(name.encode())
+        if "S" in value:
+            size += len(value["S"].encode())
+        elif "N" in value:
+            size += (len(value["N"]) + 1) // 2 + 1
+        else:
+            size += len(json.dumps(value))
+    return size
+
+
+class Answers:
+    """Answers every request of the tick's clients at `before-send`, so botocore still builds, signs
+    and parses everything but no service answers. Recording: computed from the objects and tables
+    given, and kept; replaying: only what was recorded (anything else is an error, never the network)."""
+
+    def __init__(self, recorded: dict[Key, Answer] | None = None) -> None:
+        self.recorded: dict[Key, Answer] = recorded if recorded is not None else {}
+        self.recording = recorded is None
+        self.objects: dict[tuple[str, str], bytes] = {}
+        self.tables: dict[str, TableSource] = {}
+        self.rows_served: Counter[str] = Counter()
+        self._cursors: dict[tuple[str, str], Iterator[Row]] = {}
+
+    def attach(self, *clients: Any) -> None:
+        for client in clients:
+            client.meta.events.register_first("before-send", self._answer)
+
+    def _answer(self, request: Any, event_name: str, **_: Any) -> AWSResponse:
+        key = _request_key(request)
+        answer = self.recorded.get(key)
+        if answer is None:
+            if not self.recording:
+                raise RuntimeError(f"replay: no answer recorded for {request.method} {request.url}")
+            service, operation = event_name.split(".")[1:3]
+            answer = self.recorded[key] = self._compute(service, operation, request)
+        status, headers, body = answer
+        return AWSResponse(request.url, status, headers, _Raw(body))
+
+    def _compute(self, service: str, operation: str, request: Any) -> Answer:
+        if (service, operation) == ("s3", "GetObject"):
+            return self._get_object(request)
+        if (service, operation) == ("dynamodb", "Scan"):
+            return self._scan(json.loads(request.body))
+        if (service, operation) == ("eventbridge", "PutEvents"):
+            entries = json.loads(request.body)["Entries"]
+            ids = [{"EventId": hashlib.md5(json.dumps(e).encode()).hexdigest()} for e in entries]
+            return _json_answer({"Entries": ids, "FailedEntryCount": 0}, "application/x-amz-json-1.1")
+        raise RuntimeError(f"the benchmark has no answer for {service}.{operation}: the state is not steady")
+
+    def _get_object(self, request: Any) -> Answer:
+        parts = urlsplit(request.url)
+        host_bucket = parts.hostname.split(".s3", 1)[0] if parts.hostname else ""
+        path = unquote(parts.path.lstrip("/"))
+        if host_bucket and host_bucket != "s3":
+            bucket, key = host_bucket, path
+        else:
+            bucket, _, key = path.partition("/")
+        data = self.objects.get((bucket, key))
+        if data is None:
+            body = (
+                b"<Error><Code>NoSuchKey</Code><Message>The specified key does not exist.</Message></Error>"
+            )
+            return 404, {"Content-Type": "application/xml"}, body
+        etag = f'"{hashlib.md5(data).hexdigest()}"'
+        headers = {"ETag": etag, "Last-Modified": "Mon, 23 Nov 2026 07:45:00 GMT", "Accept-Ranges": "bytes"}
+        if _header(request, "If-None-Match") == etag:
+            return 304, headers, b""
+        headers.update({"Content-Length": str(len(data)), "Content-Type": "binary/octet-stream"})
+        return 200, headers, data
+
+    def _scan(self, params: dict[str, Any]) -> Answer:
+        table = params["TableName"]
+        source = self.tables[table]
+        names = params.get("ExpressionAttributeNames", {})
+        projection = (
+            [names.get(p.strip(), p.strip()) for p in params["ProjectionExpression"].split(",")]
+            if "ProjectionExpression" in params
+            else None
+        )
+        limit = params.get("Limit")
+        start = params.get("ExclusiveStartKey")
+        rows = self._cursor(table, source, start)
+        items: list[Row] = []
+        size = 0
+        last: Row | None = None
+        for row in rows:
+            items.append({n: row[n] for n in projection if n in row} if projection else row)
+            size += _item_size(row)
+            last = row
+            if size >= MB or (limit and len(items) >= limit):
+                break
+        else:
+            last = None  # the table is read to its end
+        body: dict[str, Any] = {"Count": len(items), "Items": items, "ScannedCount": len(items)}
+        if last is not None:
+            lek = {source.hash_key: last[source.hash_key], source.range_key: last[source.range_key]}
+            body["LastEvaluatedKey"] = lek
+            self._cursors[(table, json.dumps(lek, sort_keys=True))] = rows
+        self.rows_served[table] += len(items)
+        return _json_answer(body, "application/x-amz-json-1.0")
+
+    def _cursor(self, table: str, source: TableSource, start: dict[str, Any] | None) -> Iterator[Row]:
+        if start is None:
+            return source.rows()
+        cursor = self._cursors.pop((table, json.dumps(start, sort_keys=True)), None)
+        if cursor is not None:
+            return cursor
+        rows = source.rows()  # not the page we served last: walk to the start key
+        for row in rows:
+            if {k: row[k] for k in start} == start:
+                return rows
+        return iter(())
+
+
+def _json_answer(body: dict[str, Any], content_type: str) -> Answer:
+    data = json.dumps(body, separators=(",", ":")).encode()
+    headers = {
+        "Content-Type": content_type,
+        "Content-Length": str(len(data)),
+        "x-amz-crc32": str(zlib.crc32(data)),  # DynamoDB sends it and botocore checks it
+        "x-amzn-RequestId": hashlib.md5(data).hexdigest(),
+    }
+    return 200, headers, data
+
+
+# -- metering one tick ---------------------------------------------------------------------------
+
+# What the steps are called in the report, in the order of the tick.
+STEP_NAMES = {
+    "S3.GetObject": "S3 GetObject calls (registry + rules)",
+    "read_object": "reading the objects' bodies",
+    "registry": "registry parse (load_registry, or its cache)",
+    "read_rules": "rules parse",
+    "DynamoDB.Scan": "state: Scan calls (build, sign, parse the answer)",
+    "store.load": "state: decode to Python objects",
+    "plan_tick": "decide (plan_tick)",
+    "store.archive": "archive closed chains",
+    "move_event": "build the events",
+    "put_all": "batch the events",
+    "EventBridge.PutEvents": "PutEvents calls",
+    "run_tick": "the rest of run_tick",
+}
+
+
+class Meter:
+    """Exclusive time per step of one tick: each AWS operation (before-call to after-call) and each
+    tick function (wrapped where run_tick looks it up), minus the steps running inside it. Also the
+    time the cyclic garbage collector ran, and the AWS calls by operation."""
 
     def __init__(self) -> None:
+        self.exclusive: defaultdict[str, float] = defaultdict(float)
         self.calls: Counter[str] = Counter()
-        self.call_seconds: defaultdict[str, float] = defaultdict(float)
-        self.moto_seconds: defaultdict[str, float] = defaultdict(float)
-        self.answers: dict[tuple[str, str, bytes], Answer] = {}
-        self._clients: list[Any] = []
-        self._current = ""
-        self._started = 0.0
+        self.gc_seconds = 0.0
+        self.gc_collections: Counter[int] = Counter()
+        self._stack: list[list[Any]] = []
+        self._gc_started = 0.0
+        gc.callbacks.append(self._gc)
+
+    def reset(self) -> None:
+        self.exclusive.clear()
+        self.calls.clear()
+        self.gc_seconds = 0.0
+        self.gc_collections.clear()
+
+    def _gc(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._gc_started = time.perf_counter()
+        else:
+            self.gc_seconds += time.perf_counter() - self._gc_started
+            self.gc_collections[info["generation"]] += 1
+
+    def enter(self, name: str) -> None:
+        self._stack.append([name, time.perf_counter(), 0.0])
+
+    def leave(self) -> None:
+        name, started, inner = self._stack.pop()
+        elapsed = time.perf_counter() - started
+        self.exclusive[name] += elapsed - inner
+        if self._stack:
+            self._stack[-1][2] += elapsed
+
+    def timed(self, name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            self.enter(name)
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                self.leave()
+
+        return wrapper
 
     def attach(self, *clients: Any) -> None:
         for client in clients:
             client.meta.events.register("before-call.*.*", self._before)
             client.meta.events.register("after-call.*.*", self._after)
-            self._clients.append(client)
-
-    def reset(self) -> None:
-        self.calls.clear()
-        self.call_seconds.clear()
-        self.moto_seconds.clear()
+            client.meta.events.register("after-call-error.*.*", self._after)
 
     def _before(self, model: Any, **_: Any) -> None:  # must return None: a value would answer the call
-        self._current = f"{model.service_model.service_id}.{model.name}"
-        self.calls[self._current] += 1
-        self._started = time.perf_counter()
+        name = f"{model.service_model.service_id}.{model.name}"
+        self.calls[name] += 1
+        self.enter(name)
 
     def _after(self, **_: Any) -> None:
-        self.call_seconds[self._current] += time.perf_counter() - self._started
+        self.leave()
 
-    @staticmethod
-    def _key(request: Any) -> tuple[str, str, bytes]:
-        body = request.body
-        if body is None:
-            data = b""
-        elif isinstance(body, str):
-            data = body.encode("utf-8")
-        elif isinstance(body, bytes | bytearray):
-            data = bytes(body)
-        else:
-            raise TypeError(f"cannot key a streamed request body ({type(body).__name__})")
-        return request.method, request.url, data
-
-    @contextmanager
-    def on_moto(self, record: bool) -> Iterator[None]:
-        """Time moto's handling of each request (and record its answers) while inside `mock_aws`."""
-        stubber = moto_models.botocore_stubber
-        original = stubber.process_request
-
-        def timed_request(request: Any) -> Any:
-            started = time.perf_counter()
-            try:
-                answer = original(request)
-            finally:
-                self.moto_seconds[self._current] += time.perf_counter() - started
-            if record and answer is not None:
-                status, headers, body = answer
-                data = body.encode("utf-8") if isinstance(body, str) else bytes(body)
-                self.answers[self._key(request)] = (status, dict(headers), data)
-            return answer
-
-        stubber.process_request = timed_request  # type: ignore[method-assign]
-        try:
-            yield
-        finally:
-            del stubber.process_request  # the class's method again
-
-    @contextmanager
-    def replaying(self) -> Iterator[None]:
-        def answer(request: Any, **_: Any) -> AWSResponse:
-            try:
-                status, headers, body = self.answers[self._key(request)]
-            except KeyError:
-                raise RuntimeError(f"replay: no recorded answer for {request.method} {request.url}") from None
-            return AWSResponse(request.url, status, headers, moto_stubber.MockRawResponse(body))
-
-        # botocore calls every `before-send` handler and takes the first answer: moto's must stand
-        # aside, or it would still do all its work. Ours answers everything or raises, so nothing
-        # can fall through to the network meanwhile.
-        stubber = moto_models.botocore_stubber
-        for client in self._clients:
-            client.meta.events.register_first("before-send", answer)
-        stubber.enabled = False
-        try:
-            yield
-        finally:
-            stubber.enabled = True
-            for client in self._clients:
-                client.meta.events.unregister("before-send", answer)
+    def wrap_tick(self, store: ChainStore) -> None:
+        """Time the tick's steps where run_tick looks them up (whichever of them this version has)."""
+        for attr, name in (
+            ("read_object", "read_object"),
+            ("load_registry", "registry"),
+            ("read_registry", "registry"),
+            ("read_rules", "read_rules"),
+            ("plan_tick", "plan_tick"),
+            ("move_event", "move_event"),
+            ("put_all", "put_all"),
+        ):
+            if hasattr(tick_module, attr):
+                setattr(tick_module, attr, self.timed(name, getattr(tick_module, attr)))
+        for attr in ("load", "load_heads", "archive"):
+            if hasattr(store, attr):
+                setattr(
+                    store,
+                    attr,
+                    self.timed(f"store.{'load' if attr.startswith('load') else attr}", getattr(store, attr)),
+                )
 
 
-# -- measuring -------------------------------------------------------------------------------------
+# -- one tick in a fresh process (the timed part) ------------------------------------------------
 
 
 def _rss_bytes() -> int:
@@ -703,36 +841,97 @@ def _reset_peak_rss() -> bool:
 
 
 def _maxrss_bytes() -> int:
+    """This process's peak RSS since the last reset: VmHWM, not ru_maxrss, which also counts the
+    parent's RSS at fork time (the benchmark's, with all its generated state)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak if sys.platform == "darwin" else peak * 1024  # bytes on macOS, KiB on Linux
 
 
-def timed(fn: Callable[[], T]) -> tuple[T, float]:
+def _tick_deps(answers: Answers) -> tuple[TickDeps, list[Any]]:
+    clients = [boto3.client(name) for name in ("s3", "events", "dynamodb")]
+    answers.attach(*clients)
+    s3, events, dynamodb = clients
+    store = ChainStore(dynamodb, *TABLES.values())
+    settings = Settings(timezone=TIMEZONE, admin=ADMIN)
+    return TickDeps(s3, events, store, REGISTRY_BUCKET, RULES_BUCKET, settings, SOURCE), clients
+
+
+def _one_tick(deps: TickDeps, meter: Meter) -> dict[str, Any]:
+    gc.collect()
+    meter.reset()
+    before = _rss_bytes()
+    reset = _reset_peak_rss()
+    cpu = time.process_time()
     started = time.perf_counter()
-    value = fn()
-    return value, time.perf_counter() - started
+    report = run_tick(deps, NOW)
+    wall = time.perf_counter() - started
+    cpu = time.process_time() - cpu
+    return {
+        "wall_s": wall,
+        "cpu_s": cpu,
+        "steps_s": dict(meter.exclusive),
+        "calls": dict(meter.calls),
+        "gc_s": meter.gc_seconds,
+        "gc_collections": {str(k): v for k, v in sorted(meter.gc_collections.items())},
+        "moves": dict(report.moves),
+        "archived": report.archived,
+        "rss_before_bytes": before,
+        "rss_growth_bytes": max(0, _maxrss_bytes() - before) if reset else None,
+    }
 
 
-@dataclass
-class Run:
-    wall: float
-    calls: Counter[str]
-    call_seconds: dict[str, float]  # per operation, inside the call (client + answer)
-    moto_seconds: dict[str, float]  # per operation, moto's part (none when replayed)
-    moves: Counter[str]
-    rss_growth: int = 0
+def child_main(recording: Path, mode: str) -> None:
+    """One process, one cold tick (and a warm re-run): prints its figures as one JSON line."""
+    baseline = _rss_bytes()  # boto3 and the watcher imported, as in the Lambda before its first call
+    with recording.open("rb") as file:
+        answers = Answers(pickle.load(file))
+    held = sum(len(body) for _, _, body in answers.recorded.values())
+    deps, clients = _tick_deps(answers)
+    meter = Meter()
+    meter.attach(*clients)
+    meter.wrap_tick(deps.store)
+    if mode == "trace":
+        gc.collect()
+        tracemalloc.start()
+        run_tick(deps, NOW)
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        print(json.dumps({"tracemalloc_peak_bytes": peak}))
+        return
+    if mode == "profile":
+        profiler = cProfile.Profile()
+        profiler.runcall(run_tick, deps, NOW)
+        out = io.StringIO()
+        stats = pstats.Stats(profiler, stream=out)
+        stats.sort_stats("tottime").print_stats(25)
+        stats.sort_stats("cumulative").print_stats(25)
+        print(json.dumps({"profile": out.getvalue()}))
+        return
+    cold = _one_tick(deps, meter)
+    warm = _one_tick(deps, meter)
+    print(json.dumps({"baseline_rss_bytes": baseline, "answers_bytes": held, "cold": cold, "warm": warm}))
 
-    @property
-    def aws(self) -> float:
-        return sum(self.call_seconds.values())
 
-    @property
-    def moto(self) -> float:
-        return sum(self.moto_seconds.values())
+def _run_child(recording: Path, mode: str) -> dict[str, Any]:
+    done = subprocess.run(
+        [sys.executable, __file__, "--child", str(recording), "--mode", mode],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise SystemExit(f"the tick process failed:\n{done.stderr}")
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
 
 
-def _median_run(runs: list[Run]) -> Run:
-    return sorted(runs, key=lambda r: r.wall)[(len(runs) - 1) // 2]
+# -- per size ------------------------------------------------------------------------------------
 
 
 @dataclass
@@ -742,114 +941,158 @@ class Result:
     problems: int
     pings: int
     acks: int
-    setup_seconds: float
-    on_moto: list[Run]
-    replayed: list[Run]
-    load_registry: list[float]
-    plan_tick: list[float]
+    state_rows: int  # rows the tick's Scans returned
+    calls: dict[str, int]
+    moves: dict[str, int]
+    runs: list[dict[str, Any]]  # one per process: {"cold": ..., "warm": ..., "baseline_rss_bytes": ...}
     tracemalloc_peak: int
-    rss_reset: bool
+    setup_s: float
+    moto_checked: bool = False
+
+    def cold(self, key: str) -> list[float]:
+        return [run["cold"][key] for run in self.runs]
+
+    def warm(self, key: str) -> list[float]:
+        return [run["warm"][key] for run in self.runs]
 
     @property
-    def calls(self) -> Counter[str]:
-        return self.on_moto[0].calls
+    def median_cold(self) -> dict[str, Any]:
+        runs = sorted((run["cold"] for run in self.runs), key=lambda r: r["wall_s"])
+        return runs[(len(runs) - 1) // 2]
 
     @property
-    def moves(self) -> Counter[str]:
-        return self.on_moto[0].moves
-
-    @property
-    def rss_growth(self) -> int:
-        return max(r.rss_growth for r in self.replayed)
-
-
-def tick_once(deps: TickDeps, meter: AwsMeter) -> Run:
-    meter.reset()
-    gc.collect()
-    reset = _reset_peak_rss()
-    before = _rss_bytes() if reset else _maxrss_bytes()
-    report, wall = timed(partial(run_tick, deps, NOW))
-    growth = max(0, _maxrss_bytes() - before)
-    if report.archived:
-        raise SystemExit(f"the tick archived {report.archived} pings: the generated state is wrong")
-    return Run(
-        wall, Counter(meter.calls), dict(meter.call_seconds), dict(meter.moto_seconds), report.moves, growth
-    )
+    def peak_rss(self) -> int:
+        """The highest RSS of a cold tick's process, less the recorded answers it holds (a Lambda holds
+        one page at a time)."""
+        return max(
+            run["cold"]["rss_before_bytes"] + (run["cold"]["rss_growth_bytes"] or 0) - run["answers_bytes"]
+            for run in self.runs
+        )
 
 
-def measure(size: int, runs: int, profile: bool) -> Result:
+def record(inputs: Inputs, workdir: Path) -> tuple[Path, dict[str, Any], Answers]:
+    """Run the tick twice here (cold, then warm) with answers computed from the inputs, and keep every
+    answer for the timed processes. Returns the recording, the first run's figures and the answers."""
+    answers = Answers()
+    deps, clients = _tick_deps(answers)
+    getattr(tick_module, "_PARSED", {}).clear()  # the first run is a cold container's
+    answers.objects = {
+        (REGISTRY_BUCKET, REGISTRY_KEY): inputs.sheet,
+        (RULES_BUCKET, RULES_KEY): RULES_TEXT.encode(),
+    }
+    answers.tables = table_sources(inputs, deps.store)
+    meter = Meter()
+    meter.attach(*clients)
+    first = _one_tick(deps, meter)
+    second = _one_tick(deps, meter)
+    for run in (first, second):
+        if run["archived"]:
+            raise SystemExit(f"the tick archived {run['archived']} pings: the generated state is not steady")
+    if (first["moves"], first["calls"].keys() - {"S3.GetObject"}) != (
+        second["moves"],
+        second["calls"].keys() - {"S3.GetObject"},
+    ):
+        raise SystemExit("two runs on the same state made different moves or calls")
+    path = workdir / f"answers-{inputs.size}.pickle"
+    with path.open("wb") as file:
+        pickle.dump(answers.recorded, file, protocol=pickle.HIGHEST_PROTOCOL)
+    return path, first, answers
+
+
+def check_on_moto(inputs: Inputs, expected_moves: dict[str, int], expected_events: list[str]) -> None:
+    """The same tick on moto (DynamoDB, S3 and EventBridge as moto implements them): the same moves
+    and the same events, or the prepared answers are not what AWS would say."""
+    from moto import mock_aws
+
     with mock_aws():
-        cloud = build_cloud(size)
-        deps = cloud.deps
-        meter = AwsMeter()
-        meter.attach(cloud.s3, cloud.events, cloud.dynamodb)
+        dynamodb = boto3.client("dynamodb")
+        s3 = boto3.client("s3")
+        store = ChainStore(dynamodb, *TABLES.values())
+        create_tables(dynamodb)  # every table template.yaml declares, the chain heads included
+        for table, source in table_sources(inputs, store).items():
+            batch: list[dict[str, Any]] = []
+            for row in [*source.rows(), None]:
+                if row is not None:
+                    batch.append({"PutRequest": {"Item": row}})
+                if batch and (row is None or len(batch) == 25):
+                    dynamodb.batch_write_item(RequestItems={table: batch})
+                    batch = []
+        for bucket, key, body in (
+            (REGISTRY_BUCKET, REGISTRY_KEY, inputs.sheet),
+            (RULES_BUCKET, RULES_KEY, RULES_TEXT.encode()),
+        ):
+            s3.create_bucket(Bucket=bucket)
+            s3.put_object(Bucket=bucket, Key=key, Body=body)
+        events = boto3.client("events")
+        sent: list[str] = []
+        events.meta.events.register(
+            "provide-client-params.events.PutEvents",
+            lambda params, **_: sent.extend(e["Detail"] for e in params["Entries"]),
+        )
+        deps = TickDeps(
+            s3, events, store, REGISTRY_BUCKET, RULES_BUCKET, Settings(timezone=TIMEZONE, admin=ADMIN), SOURCE
+        )
+        report = run_tick(deps, NOW)
+    if dict(report.moves) != expected_moves or sorted(sent) != sorted(expected_events):
+        raise SystemExit(
+            f"on moto the tick made {dict(report.moves)}, with the prepared answers {expected_moves}: "
+            "the answers are not what the services would say"
+        )
 
-        on_moto = []
-        for index in range(runs):
-            # Every run starts on an empty queue: moto's SQS walks all its messages on each send, so a
-            # queue left to grow would make every run slower than the one before. (PurgeQueue is
-            # allowed once a minute, so a new queue it is.)
-            if index:
-                cloud.sqs.delete_queue(QueueUrl=cloud.queue_url)
-                cloud.queue_url = _new_queue(cloud.sqs, cloud.setup_events, index)
-            with meter.on_moto(record=index == 0):
-                on_moto.append(tick_once(deps, meter))
-        with meter.replaying():
-            replayed = [tick_once(deps, meter) for _ in range(runs)]
-            # Peak memory in a run of its own (tracing every allocation slows everything down),
-            # replayed so that moto's own allocations are not counted.
-            gc.collect()
-            tracemalloc.start()
-            tracemalloc.reset_peak()
-            run_tick(deps, NOW)
-            _, tracemalloc_peak = tracemalloc.get_traced_memory()
-            tracemalloc.stop()
-            if profile:
-                profile_tick(deps, size)
-            pings, acks = deps.store.load()  # for the pure part below
-        for run in on_moto + replayed:
-            if (run.calls, run.moves) != (on_moto[0].calls, on_moto[0].moves):
-                raise SystemExit("two runs on the same state made different AWS calls or moves")
 
-    # The pure part on the same input: no AWS, no botocore.
-    rules = parse_rules(cloud.rules_text, RULES_KEY)
-    load_times: list[float] = []
-    plan_times: list[float] = []
-    items = 0
-    for _ in range(runs):
-        gc.collect()
-        registry, seconds = timed(partial(load_registry, cloud.registry, REGISTRY_KEY))
-        load_times.append(seconds)
-        listed = registry.items
-        items = len(listed)
-        _, seconds = timed(partial(plan_tick, listed, rules, pings, acks, TODAY, ADMIN))
-        plan_times.append(seconds)
+def _events_sent(answers: Answers) -> list[str]:
+    details = []
+    seen = set()
+    for _method, url, body, _ in answers.recorded:
+        if "events." in url and body and body not in seen:
+            seen.add(body)
+            details += [e["Detail"] for e in json.loads(body)["Entries"]]
+    return details
 
+
+def measure(size: int, runs: int, args: argparse.Namespace) -> Result:
+    started = time.perf_counter()
+    inputs = generate(size, None if args.no_cache else args.cache)
+    setup = time.perf_counter() - started
+    workdir = args.cache if not args.no_cache else Path("/tmp")
+    workdir.mkdir(parents=True, exist_ok=True)
+    recording, first, answers = record(inputs, workdir)
+    if args.check_moto:
+        check_on_moto(inputs, first["moves"], _events_sent(answers))
+    state_rows = sum(answers.rows_served.values())  # rows of one run: the second was replayed
+    del answers
+    gc.collect()
+    results = []
+    for index in range(runs):
+        result = _run_child(recording, "time")
+        for run in (result["cold"], result["warm"]):
+            if (run["moves"], run["archived"]) != (first["moves"], 0):
+                raise SystemExit("a timed run made other moves than the recorded one")
+        results.append(result)
+        print(
+            f"{size:>9,} rows, run {index + 1}/{runs}: tick {_s(result['cold']['wall_s'])} "
+            f"(CPU {_s(result['cold']['cpu_s'])}), warm re-run {_s(result['warm']['wall_s'])}",
+            flush=True,
+        )
+    trace = _run_child(recording, "trace")
+    if args.profile:
+        print(
+            f"\n== cProfile of one run_tick, {size:,} rows ==\n{_run_child(recording, 'profile')['profile']}"
+        )
+    recording.unlink()
     return Result(
         size=size,
-        items=items,
-        problems=cloud.problems,
-        pings=len(pings),
-        acks=len(acks),
-        setup_seconds=cloud.setup_seconds,
-        on_moto=on_moto,
-        replayed=replayed,
-        load_registry=load_times,
-        plan_tick=plan_times,
-        tracemalloc_peak=tracemalloc_peak,
-        rss_reset=_reset_peak_rss(),
-    )
-
-
-def profile_tick(deps: TickDeps, size: int, top: int = 30) -> None:
-    profiler = cProfile.Profile()
-    profiler.runcall(run_tick, deps, NOW)
-    out = io.StringIO()
-    stats = pstats.Stats(profiler, stream=out)
-    stats.sort_stats("tottime").print_stats(top)
-    stats.sort_stats("cumulative").print_stats(top)
-    print(
-        f"\n== cProfile of one run_tick on replayed answers, {size:,} rows ==\n{out.getvalue()}", flush=True
+        items=inputs.items,
+        problems=inputs.problems,
+        pings=len(inputs.state.pings),
+        acks=len(inputs.state.acks),
+        state_rows=state_rows,
+        calls=first["calls"],
+        moves=first["moves"],
+        runs=results,
+        tracemalloc_peak=trace["tracemalloc_peak_bytes"],
+        setup_s=setup,
+        moto_checked=args.check_moto,
     )
 
 
@@ -877,99 +1120,129 @@ def _min_median(values: list[float]) -> str:
 
 
 def report(results: list[Result]) -> str:
-    runs = len(results[0].on_moto)
     med = statistics.median
+    runs = len(results[0].runs)
     main = _table(
         [
             "rows",
             "items / bad cells",
-            "pings / acks",
+            "pings / acks stored",
+            "state rows read",
             "moves",
-            f"run_tick on moto, min / median of {runs}",
-            "of which moto",
-            "run_tick replayed, min / median",
-            "pure: load_registry + plan_tick",
+            f"tick wall, min / median of {runs}",
+            "tick CPU, min / median",
+            "warm re-run, median",
+            "peak RSS",
             "tracemalloc peak",
-            "RSS growth",
         ],
         [
             [
                 f"{r.size:,}",
                 f"{r.items:,} / {r.problems}",
                 f"{r.pings:,} / {r.acks:,}",
+                f"{r.state_rows:,}",
                 f"{sum(r.moves.values()):,}",
-                _min_median([run.wall for run in r.on_moto]),
-                _s(_median_run(r.on_moto).moto),
-                _min_median([run.wall for run in r.replayed]),
-                f"{_s(med(r.load_registry))} + {_s(med(r.plan_tick))}",
+                _min_median(r.cold("wall_s")),
+                _min_median(r.cold("cpu_s")),
+                _s(med(r.warm("wall_s"))),
+                f"{r.peak_rss / MB:.0f} MB",
                 f"{r.tracemalloc_peak / MB:.0f} MB",
-                f"{r.rss_growth / MB:.0f} MB",
             ]
             for r in results
         ],
     )
-    split_rows = []
-    for r in results:
-        moto, replay = _median_run(r.on_moto), _median_run(r.replayed)
-        for name in sorted(r.calls):
-            split_rows.append(
-                [
-                    f"{r.size:,}",
-                    f"{name} x{r.calls[name]:,}",
-                    _s(moto.call_seconds.get(name, 0.0)),
-                    _s(moto.moto_seconds.get(name, 0.0)),
-                    _s(replay.call_seconds.get(name, 0.0)),
-                ]
-            )
-        split_rows.append(
+    steps = sorted({name for r in results for name in r.median_cold["steps_s"]}, key=_step_order)
+    split = _table(
+        ["part of the tick (median run, exclusive)", *(f"{r.size:,} rows" for r in results)],
+        [
+            *(
+                [STEP_NAMES.get(name, name), *(_s(r.median_cold["steps_s"].get(name, 0.0)) for r in results)]
+                for name in steps
+            ),
+            ["total (wall)", *(_s(r.median_cold["wall_s"]) for r in results)],
+            ["of which the garbage collector", *(_s(r.median_cold["gc_s"]) for r in results)],
+            [
+                "GC collections (gen 0 / 1 / 2)",
+                *(
+                    " / ".join(str(r.median_cold["gc_collections"].get(str(g), 0)) for g in range(3))
+                    for r in results
+                ),
+            ],
+        ],
+    )
+    calls = _table(
+        ["rows", "AWS calls per tick", "moves emitted"],
+        [
             [
                 f"{r.size:,}",
-                "tick code between calls",
-                _s(moto.wall - moto.aws),
-                "",
-                _s(replay.wall - replay.aws),
+                ", ".join(f"{name} x{n:,}" for name, n in sorted(r.calls.items())),
+                ", ".join(f"{m} {n:,}" for m, n in sorted(r.moves.items())),
             ]
+            for r in results
+        ],
+    )
+    per_row = _table(
+        [
+            "rows",
+            "tick wall per 1,000 rows, median",
+            "tick CPU per 1,000 rows, min / median",
+            "peak RSS per 1,000 rows",
+        ],
+        [
+            [
+                f"{r.size:,}",
+                f"{1e6 * med(r.cold('wall_s')) / r.size:.1f} ms",
+                " / ".join(f"{1e6 * f(r.cold('cpu_s')) / r.size:.1f} ms" for f in (min, med)),
+                f"{r.peak_rss / r.size * 1000 / MB:.2f} MB",
+            ]
+            for r in results
+        ],
+    )
+    growth = ""
+    if len(results) > 1:
+        first, last = results[0], results[-1]
+        growth = (
+            f"\n\n{first.size:,} -> {last.size:,} rows: x{last.size / first.size:g} the rows, "
+            f"x{med(last.cold('cpu_s')) / med(first.cold('cpu_s')):.1f} the tick's CPU time (median; "
+            f"x{min(last.cold('cpu_s')) / min(first.cold('cpu_s')):.1f} min to min), "
+            f"x{last.peak_rss / first.peak_rss:.1f} the peak RSS"
         )
-        split_rows.append([f"{r.size:,}", "total", _s(moto.wall), _s(moto.moto), _s(replay.wall)])
-    split = _table(["rows", "part of run_tick", "on moto", "of which moto", "replayed"], split_rows)
-    moves = _table(
-        ["rows", "moves emitted"],
-        [[f"{r.size:,}", ", ".join(f"{m} {n:,}" for m, n in sorted(r.moves.items()))] for r in results],
+    return (
+        f"{main}\n\nWhere the time goes:\n\n{split}\n\n{calls}\n\nGrowth:\n\n{per_row}{growth}\n\n"
+        f"{verdict(results)}"
     )
-    text = f"{main}\n\nWhere the time goes (median runs):\n\n{split}\n\n{moves}\n\n{verdict(results[-1])}"
-    if not all(r.rss_reset for r in results):
-        text += "\n(RSS growth is over the process's earlier peak: /proc/self/clear_refs was not writable)"
-    return text
 
 
-def verdict(r: Result) -> str:
-    """The largest size against DESIGN.md §11, with the Lambda's CPU share spelled out."""
+def _step_order(name: str) -> int:
+    order = list(STEP_NAMES)
+    return order.index(name) if name in order else len(order)
+
+
+def verdict(results: list[Result]) -> str:
+    """Against issue 13 and DESIGN.md §11, with the Lambda's CPU share spelled out."""
     share = TICK_MEMORY_MB / FULL_VCPU_MB
-    own = statistics.median(run.wall for run in r.replayed)
-    scans = r.calls.get("DynamoDB.Scan", 0)
-    return textwrap.fill(
-        f"DESIGN.md §11 at {r.size:,} rows: the tick's own work (answers replayed) takes {_s(own)} here, "
-        f"on one core. daily-tick has {TICK_MEMORY_MB} MB, which Lambda backs with about {share:.2f} of a "
-        f"vCPU ({FULL_VCPU_MB:,} MB = 1 vCPU): roughly {_s(own / share)} of CPU there, before the round "
-        f"trips of {sum(r.calls.values()):,} sequential AWS calls; the timeout is 60 s. "
-        f"DynamoDB: {scans} Scan pages for {r.pings + r.acks:,} stored rows "
-        f"({(r.pings + r.acks) / max(scans, 1):,.0f} a page), no per-item request.",
-        width=100,
+    lines = []
+    for r in results:
+        wall = statistics.median(r.cold("wall_s"))
+        cpu = statistics.median(r.cold("cpu_s"))
+        lines.append(
+            f"{r.size:,} rows: the tick's own work takes {_s(wall)} here (median wall; {_s(cpu)} CPU), "
+            f"peak RSS about {r.peak_rss / MB:.0f} MB of daily-tick's {TICK_MEMORY_MB} MB"
+            + (f", under the 5 s target: {'yes' if wall < 5 else 'NO'}" if r.size == 100_000 else "")
+            + (", answers checked against moto" if r.moto_checked else "")
+            + "."
+        )
+    largest = results[-1]
+    cpu = statistics.median(largest.cold("cpu_s"))
+    lines.append(
+        f"daily-tick has {TICK_MEMORY_MB} MB, which Lambda backs with about {share:.2f} of a vCPU: "
+        f"{largest.size:,} rows are roughly {_s(cpu / share)} of CPU there, before the round trips of "
+        f"{sum(largest.calls.values()):,} sequential AWS calls; the timeout is {TICK_TIMEOUT_S} s."
     )
+    return "\n".join(textwrap.fill(line, width=100) for line in lines)
 
 
 def as_json(results: list[Result]) -> list[dict[str, Any]]:
-    def runs(items: list[Run]) -> list[dict[str, Any]]:
-        return [
-            {
-                "wall_s": run.wall,
-                "in_call_s": run.call_seconds,
-                "moto_s": run.moto_seconds,
-                "rss_growth_bytes": run.rss_growth,
-            }
-            for run in items
-        ]
-
     return [
         {
             "rows": r.size,
@@ -977,14 +1250,13 @@ def as_json(results: list[Result]) -> list[dict[str, Any]]:
             "bad_cells": r.problems,
             "pings": r.pings,
             "acks": r.acks,
-            "setup_s": r.setup_seconds,
-            "aws_calls": dict(r.calls),
-            "moves": dict(r.moves),
-            "on_moto": runs(r.on_moto),
-            "replayed": runs(r.replayed),
-            "load_registry_s": r.load_registry,
-            "plan_tick_s": r.plan_tick,
+            "state_rows_read": r.state_rows,
+            "aws_calls": r.calls,
+            "moves": r.moves,
+            "runs": r.runs,
+            "peak_rss_bytes": r.peak_rss,
             "tracemalloc_peak_bytes": r.tracemalloc_peak,
+            "setup_s": r.setup_s,
         }
         for r in results
     ]
@@ -999,14 +1271,29 @@ def main(argv: list[str] | None = None) -> int:
         default=",".join(str(s) for s in DEFAULT_SIZES),
         help="registry sizes in rows, comma-separated (default: %(default)s)",
     )
-    parser.add_argument("--quick", action="store_true", help="1,000 rows only")
-    parser.add_argument("--runs", type=int, default=3, help="timed runs per size (default: %(default)s)")
+    parser.add_argument("--quick", action="store_true", help="1,000 and 10,000 rows only")
+    parser.add_argument("--runs", type=int, default=3, help="timed processes per size (default: %(default)s)")
     parser.add_argument("--profile", action="store_true", help="also cProfile one run at each size")
+    parser.add_argument("--check-moto", action="store_true", help="also run each size once on moto (slow)")
     parser.add_argument("--json", type=Path, help="also write the raw figures to this file")
+    parser.add_argument(
+        "--cache",
+        type=Path,
+        default=Path("/tmp/ew-bench-cache"),
+        help="where generated states are kept between runs (default: %(default)s)",
+    )
+    parser.add_argument("--no-cache", action="store_true", help="generate every state afresh")
+    parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--mode", default="time", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.child:
+        child_main(args.child, args.mode)
+        return 0
     try:
         sizes = (
-            [1_000] if args.quick else [int(s.replace("_", "")) for s in args.sizes.split(",") if s.strip()]
+            list(QUICK_SIZES)
+            if args.quick
+            else [int(s.replace("_", "")) for s in args.sizes.split(",") if s.strip()]
         )
     except ValueError:
         parser.error(f"--sizes takes whole numbers separated by commas, not {args.sizes!r}")
@@ -1021,15 +1308,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     results = []
     for size in sizes:
-        result = measure(size, args.runs, args.profile)
-        print(
-            f"{size:>9,} rows: setup {result.setup_seconds:.1f} s (not timed); run_tick on moto "
-            + ", ".join(_s(run.wall) for run in result.on_moto)
-            + "; replayed "
-            + ", ".join(_s(run.wall) for run in result.replayed),
-            flush=True,
-        )
-        results.append(result)
+        results.append(measure(size, args.runs, args))
         if args.json:  # after every size: a long run that is stopped keeps what it measured
             args.json.write_text(json.dumps(as_json(results), indent=2) + "\n")
     print("load average at the end: " + " ".join(f"{x:.2f}" for x in os.getloadavg()))

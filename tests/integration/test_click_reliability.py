@@ -88,20 +88,30 @@ class Killed(BaseException):
 
 @contextmanager
 def failing(table: str, error: Callable[[], BaseException], times: int = 1) -> Iterator[None]:
-    """The handler's next `times` PutItem calls on `table` fail with `error` (before reaching DynamoDB)."""
+    """The handler's next `times` writes of an item to `table` (a PutItem, or a TransactWriteItems that
+    puts one, as an ack does with its chain head) fail with `error` before reaching DynamoDB."""
     client = runtime.client("dynamodb")
     left = [times]
 
+    def writes_to_table(params: dict[str, Any]) -> bool:
+        if params.get("TableName") == table:
+            return True
+        items = params.get("TransactItems") or []
+        return any(part.get("TableName") == table for item in items for part in item.values())
+
     def hook(params: dict[str, Any], **_: Any) -> None:
-        if params.get("TableName") == table and left[0] > 0:
+        if writes_to_table(params) and left[0] > 0:
             left[0] -= 1
             raise error()
 
-    client.meta.events.register("before-parameter-build.dynamodb.PutItem", hook)
+    events = ("before-parameter-build.dynamodb.PutItem", "before-parameter-build.dynamodb.TransactWriteItems")
+    for event in events:
+        client.meta.events.register(event, hook)
     try:
         yield
     finally:
-        client.meta.events.unregister("before-parameter-build.dynamodb.PutItem", hook)
+        for event in events:
+            client.meta.events.unregister(event, hook)
 
 
 def throttled() -> ClientError:
@@ -111,7 +121,7 @@ def throttled() -> ClientError:
 
 @contextmanager
 def later(monkeypatch: pytest.MonkeyPatch, by: timedelta) -> Iterator[None]:
-    """The handler's clock moved on (the request signatures stay fresh: they are made with time.time())."""
+    """The handler's clock moved on (the clicks are signed at the handler's clock, so they stay fresh)."""
     real = runtime.utc_now
     monkeypatch.setattr(runtime, "utc_now", lambda: real() + by)
     yield

@@ -454,3 +454,34 @@ def test_deadline_exception_uses_calendar_dates_for_utc_input() -> None:
     deferred = plan_delivery(now, calendar, deadline=date(2026, 6, 9))
     assert deferred.send_at == at(NY, "2026-06-08 08:00")
     assert deferred.send_at.tzinfo == NY
+
+
+def test_the_holiday_regions_file_is_the_installed_packages_list() -> None:
+    """opskit/holiday_regions.json lets settings be checked without loading `holidays` (a click pays
+    for the settings check). After upgrading the package, write it again with:
+
+    uv run python -c "import json, holidays; d = holidays.list_supported_countries(); \\
+    print(json.dumps({'holidays_version': holidays.__version__, 'regions': dict(sorted(d.items()))}, \\
+    separators=(',', ':'), ensure_ascii=False))" > layers/shared/opskit/holiday_regions.json
+    """
+    import json
+
+    from opskit.business_time import HOLIDAY_REGIONS_FILE, supported_holiday_regions
+
+    written = json.loads(HOLIDAY_REGIONS_FILE.read_text(encoding="utf-8"))
+    assert written["holidays_version"] == holidays.__version__
+    assert supported_holiday_regions() == holidays.list_supported_countries()
+
+
+def test_checking_a_holiday_region_does_not_load_the_holidays_package() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from opskit.business_time import BusinessCalendar, parse_holiday_region; "
+        "assert parse_holiday_region('gb-eng') == ('GB', 'ENG'); "
+        "BusinessCalendar('Europe/London', country='GB', subdivision='ENG'); "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'holidays'))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"

@@ -430,3 +430,14 @@ def test_add_term(start, term, end):
 def test_add_term_with_a_bad_term():
     with pytest.raises(ValueError, match="is not a renewal term"):
         add_term(date(2026, 1, 1), "soon")
+
+
+def test_loaded_items_are_the_constructors_items_frozen_hashable_and_replaceable():
+    import dataclasses
+
+    (loaded,) = _load(HEADER + ",category", "L1,Office lease,2026-03-01,U012ABCDEF,Property").items
+    built = Item("L1", "Office lease", date(2026, 3, 1), "U012ABCDEF", row=2, category="Property")
+    assert loaded == built and hash(loaded) == hash(built)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        loaded.owner = "someone@example.com"
+    assert dataclasses.replace(loaded, category="Lease") == dataclasses.replace(built, category="Lease")

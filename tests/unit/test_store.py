@@ -13,6 +13,7 @@ from ew_local.tables import table_names
 
 _TABLES = table_names()  # as template.yaml names them
 PINGS, ACKS, ARCHIVE = _TABLES["EW_PINGS_TABLE"], _TABLES["EW_ACK_TABLE"], _TABLES["EW_ARCHIVE_TABLE"]
+HEADS = _TABLES.get("EW_HEADS_TABLE") or "ew-chain-heads"  # named after the pings table
 EXPIRY = date(2026, 6, 30)
 NEXT_EXPIRY = date(2027, 6, 30)
 NOON = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)

@@ -11,6 +11,7 @@ the item's current expiry; records of an earlier cycle are archived by whoever n
 from __future__ import annotations
 
 import json
+from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import date, datetime
@@ -101,6 +102,79 @@ class Move:
     escalated_from: str | None = None
 
 
+@dataclass(frozen=True)
+class CycleHead:
+    """One item's cycle as the tick needs it, whatever its history (`ew.store` keeps one per item and
+    cycle): `decide` answers on `chain` exactly as it would on all of the cycle's pings and acks (see
+    `essential_pings` and `essential_acks`), `indexes` names every ping of the cycle still stored (to
+    archive them once the cycle is over), and `version` is the store's count of writes to it.
+
+    Pings read from the store carry no recipient and acks no clicker: the policy reads neither."""
+
+    item_id: str
+    cycle_expiry: date
+    pings: tuple[Ping, ...] = ()
+    acks: tuple[Ack, ...] = ()
+    indexes: tuple[int, ...] = ()
+    version: int = 0
+
+    @property
+    def chain(self) -> Chain:
+        return Chain(self.pings, self.acks)
+
+
+def essential_pings(pings: Iterable[Ping]) -> tuple[Ping, ...]:
+    """The pings `decide` reads, by index: the latest (the next index, the last sent date) and the
+    latest escalation (the escalation cadence)."""
+    ordered = sorted(pings, key=lambda p: p.chain_index)
+    if not ordered:
+        return ()
+    escalations = [p for p in ordered if p.move == ESCALATE]
+    if escalations and escalations[-1] is not ordered[-1]:
+        return (escalations[-1], ordered[-1])
+    return (ordered[-1],)
+
+
+def essential_acks(acks: Iterable[Ack]) -> tuple[Ack, ...]:
+    """The acks `decide` and `current_item` read, by time: the latest of all (the answer after the
+    latest escalation), the latest ack-only, the latest snooze with an end date, the latest renew and
+    the latest renew with a new expiry. Every rule of §6 looks only at those."""
+    ordered = sorted(acks, key=lambda a: a.at)
+    if not ordered:
+        return ()
+    latest: dict[str, Ack] = {"": ordered[-1]}
+    for a in ordered:
+        if a.action == ACK_ONLY:
+            latest[ACK_ONLY] = a
+        elif a.action == SNOOZE and a.snooze_until:
+            latest[SNOOZE] = a
+        elif a.action == RENEW:
+            latest[RENEW] = a
+            if a.new_expiry:
+                latest["renew_to"] = a
+    kept = {id(a): a for a in latest.values()}
+    return tuple(sorted(kept.values(), key=lambda a: a.at))
+
+
+def heads_from(pings: Iterable[Ping], acks: Iterable[Ack]) -> list[CycleHead]:
+    """The heads of these pings and acks, one per item and cycle (the tick's view of full history)."""
+    by_cycle: defaultdict[tuple[str, date], tuple[list[Ping], list[Ack]]] = defaultdict(lambda: ([], []))
+    for p in pings:
+        by_cycle[(p.item_id, p.cycle_expiry)][0].append(p)
+    for a in acks:
+        by_cycle[(a.item_id, a.cycle_expiry)][1].append(a)
+    return [
+        CycleHead(
+            item_id,
+            cycle,
+            essential_pings(cycle_pings),
+            essential_acks(cycle_acks),
+            tuple(sorted(p.chain_index for p in cycle_pings)),
+        )
+        for (item_id, cycle), (cycle_pings, cycle_acks) in by_cycle.items()
+    ]
+
+
 def current_item(item: Item, acks: Iterable[Ack]) -> Item:
     """The item as the tick must see it: a renew recorded by a click is trusted over a sheet mirror
     that has not caught up yet (the CSV still shows the old expiry)."""
@@ -131,11 +205,21 @@ def split_chain(item: Item, pings: Iterable[Ping], acks: Iterable[Ack]) -> tuple
     return chain, stale
 
 
-def decide(item: Item, rules: Rules, chain: Chain, today: date, admin: str | None) -> Move | None:
-    """One move per item per tick at most: the first rule of DESIGN.md §6 that applies."""
+def decide(
+    item: Item,
+    rules: Rules,
+    chain: Chain,
+    today: date,
+    admin: str | None,
+    *,
+    policy: ChainRules | None = None,
+) -> Move | None:
+    """One move per item per tick at most: the first rule of DESIGN.md §6 that applies. `policy` is
+    `policy_for(item, rules)` when the caller has it already (the tick works it out once per category)."""
     if item.status == "retired" or any(a.action == RENEW for a in chain.acks):
         return None
-    policy = _policy(item, rules)
+    if policy is None:
+        policy = policy_for(item, rules)
     days_left = (item.anchor - today).days
 
     def move(kind: str, recipient: str, escalated_from: str | None = None) -> Move:
@@ -170,7 +254,8 @@ def decide(item: Item, rules: Rules, chain: Chain, today: date, admin: str | Non
     return None
 
 
-def _policy(item: Item, rules: Rules) -> ChainRules:
+def policy_for(item: Item, rules: Rules) -> ChainRules:
+    """The item's category rules, with its own first-alert days if the sheet gives them."""
     policy = rules.for_category(item.category)
     if item.first_alert_days is not None:
         policy = replace(policy, first_alert_days=item.first_alert_days)

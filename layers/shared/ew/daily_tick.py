@@ -14,11 +14,12 @@ from zoneinfo import ZoneInfo
 from botocore.exceptions import BotoCoreError, ClientError
 
 from ew.chain import Move
-from ew.items import Item, item_to_row, load_registry
+from ew.items import Item, Registry, item_to_row, load_registry
 from ew.rules import Rules, parse_rules
 from ew.settings import Settings
 from ew.store import ChainStore
 from ew.tick_plan import plan_tick
+from opskit.bulk_reads import bulk_load
 from opskit.events import event_entry, put_all
 
 log = logging.getLogger(__name__)
@@ -46,6 +47,7 @@ class TickReport:
     moves: Counter[str] = field(default_factory=Counter)
     skipped: list[str] = field(default_factory=list)  # bad rows, as the admin reads them
     archived: int = 0
+    forgotten: int = 0  # chain heads dropped: their cycle is over and the sheet has moved past it
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -54,6 +56,7 @@ class TickReport:
             "moves": dict(self.moves),
             "skipped": self.skipped,
             "archived": self.archived,
+            "heads_dropped": self.forgotten,
         }
 
 
@@ -85,17 +88,56 @@ _READ_FAILURES = {
 def read_object(s3: Any, bucket: str, key: str) -> bytes | None:
     """The object's bytes, or None when it does not exist (not mirrored yet). Any other failure raises
     UnreadableInput naming the object and what to do: the function fails, and its alarm sees it."""
+    found = _get_object(s3, bucket, key)
+    return found[0] if found else None
+
+
+_NOT_MODIFIED = (b"", "")
+
+
+def _get_object(s3: Any, bucket: str, key: str, unless_etag: str | None = None) -> tuple[bytes, str] | None:
+    """(bytes, ETag); None when the object does not exist; `_NOT_MODIFIED` when its ETag is still
+    `unless_etag` (S3 then sends no body)."""
     try:
-        return s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+        if unless_etag:
+            response = s3.get_object(Bucket=bucket, Key=key, IfNoneMatch=unless_etag)
+        else:
+            response = s3.get_object(Bucket=bucket, Key=key)
+        return response["Body"].read(), str(response.get("ETag", ""))
     except ClientError as exc:
         error = exc.response.get("Error", {})
         code = str(error.get("Code", ""))
         if code in ("NoSuchKey", "404"):
             return None
+        if unless_etag and code in ("304", "NotModified"):
+            return _NOT_MODIFIED
         reason = _READ_FAILURES.get(code) or f"S3 answered {code or 'an error'}: {error.get('Message', exc)}"
         raise UnreadableInput(f"cannot read {key} from s3://{bucket}: {reason}") from exc
     except BotoCoreError as exc:
         raise UnreadableInput(f"cannot read {key} from s3://{bucket}: {exc}") from exc
+
+
+# The registry parsed by this container, by bucket and date order: (its ETag, the registry). A warm
+# container re-running the tick (a retry, `ew simulate`'s next day) asks S3 for the object only if it
+# changed (a 304 has no body) and skips the parse. Module memory lives exactly as long as the
+# container's /tmp would, without writing 100,000 items to disk and reading them back.
+_PARSED: dict[tuple[str, str | None], tuple[str, Registry]] = {}
+
+
+def read_registry(s3: Any, bucket: str, date_order: str | None) -> Registry:
+    """registry.csv, parsed; a parse of the same object (same ETag) is reused."""
+    cached = _PARSED.get((bucket, date_order))
+    found = _get_object(s3, bucket, REGISTRY_KEY, unless_etag=cached[0] if cached else None)
+    if found is None:
+        raise TickError("registry.csv is not in the registry bucket yet: has drive-sync run?")
+    if found is _NOT_MODIFIED and cached:
+        return cached[1]
+    data, etag = found
+    registry = load_registry(data, REGISTRY_KEY, date_order=date_order)
+    _PARSED.clear()
+    if etag:
+        _PARSED[(bucket, date_order)] = (etag, registry)
+    return registry
 
 
 def read_rules(s3: Any, bucket: str) -> Rules:
@@ -128,21 +170,24 @@ def move_event(item: Item, move: Move, decided_at: datetime, source: str) -> dic
 def run_tick(deps: TickDeps, now: datetime) -> TickReport:
     today = now.astimezone(ZoneInfo(deps.settings.timezone)).date()
     report = TickReport(today)
-    data = read_object(deps.s3, deps.registry_bucket, REGISTRY_KEY)
-    if data is None:
-        raise TickError("registry.csv is not in the registry bucket yet: has drive-sync run?")
-    registry = load_registry(data, REGISTRY_KEY, date_order=deps.settings.date_order)
-    report.items = len(registry.items)
-    report.skipped = [str(p) for p in registry.problems]
-    rules = read_rules(deps.s3, deps.rules_bucket)
+    # Hundreds of thousands of small objects are made from here on, and none is garbage before the
+    # tick ends: the cyclic collector is kept off them (benchmarks/README.md: it took a quarter of the
+    # time of a 100,000-row tick, walking them again and again).
+    with bulk_load() as loaded:
+        registry = read_registry(deps.s3, deps.registry_bucket, deps.settings.date_order)
+        report.items = len(registry.items)
+        report.skipped = [str(p) for p in registry.problems]
+        rules = read_rules(deps.s3, deps.rules_bucket)
+        heads = deps.store.load_heads()
+        plan = plan_tick(registry.items, rules, heads, today, deps.settings.admin)
+        del heads
+        loaded()
+        # Archive first: a closed chain's pings must leave ew-pings before the new chain reuses index 0.
+        report.archived = deps.store.archive(plan.archive)
+        report.forgotten = deps.store.forget_heads(plan.forget)
 
-    pings, acks = deps.store.load()
-    plan = plan_tick(registry.items, rules, pings, acks, today, deps.settings.admin)
-    # Archive first: a closed chain's pings must leave ew-pings before the new chain reuses index 0.
-    report.archived = deps.store.archive(plan.archive)
-
-    entries = [move_event(item, move, now, deps.source) for item, move in plan.moves]
-    failed = put_all(deps.events, entries)
+        entries = [move_event(item, move, now, deps.source) for item, move in plan.moves]
+        failed = put_all(deps.events, entries)
     report.moves = Counter(move.move for _, move in plan.moves)
     if failed:
         # Raising makes the scheduler retry the whole tick; dispatch's claims make the resent

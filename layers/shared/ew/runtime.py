@@ -179,7 +179,13 @@ def signing_secret() -> str:
 
 
 def chain_store() -> ChainStore:
-    return ChainStore(client("dynamodb"), env("EW_PINGS_TABLE"), env("EW_ACK_TABLE"), env("EW_ARCHIVE_TABLE"))
+    return ChainStore(
+        client("dynamodb"),
+        env("EW_PINGS_TABLE"),
+        env("EW_ACK_TABLE"),
+        env("EW_ARCHIVE_TABLE"),
+        heads_table=env("EW_HEADS_TABLE"),
+    )
 
 
 def audit_log() -> AuditLog:

@@ -1,8 +1,20 @@
 """The watcher's chain state in DynamoDB (DESIGN.md §4, §6, §9).
 
-Three tables: `pings` (one row per ping, keyed by item and chain index), `ack` (one row per click)
-and `archive` (pings of closed chains). `ChainStore` wraps a boto3 DynamoDB *client* (tests and the
-local runner pass a moto one) and converts rows to and from the `Ping` / `Ack` values of `ew.chain`.
+Four tables: `pings` (one row per ping, keyed by item and chain index), `ack` (one row per click),
+`archive` (pings of closed chains) and `heads` (one row per item and cycle: what the tick reads).
+`ChainStore` wraps a boto3 DynamoDB *client* (tests and the local runner pass a moto one) and converts
+rows to and from the `Ping` / `Ack` / `CycleHead` values of `ew.chain`.
+
+The chain heads keep the tick's read proportional to the items, not to their history: the tick reads
+one row per item and cycle instead of every ping and click ever stored. A head mirrors its cycle's rows
+in pings and ack, one attribute per row (`p<index>` and `a<ack_date>`, holding only what the policy
+reads), and it is written in the same `TransactWriteItems` as the row it mirrors (claim, release,
+record_ack), so no crash can leave one without the other. Archiving (batched, not transactional)
+removes the rows first and their head attributes after: a process that dies in between leaves head
+attributes for rows that are gone, which the tick sees as a closed cycle to archive and archives again,
+cleaning them. A head that lacks a row (written before heads existed) is repaired by the duplicate
+claim the tick's next decision makes. `rebuild_heads` derives every head from the two tables; the
+tick does it on its first run after an upgrade (the table then lacks its "built" marker).
 
 Delivery is at least once (§9), so a ping is *claimed* with a conditional write before it is sent:
 
@@ -24,6 +36,9 @@ Row formats (all dates ISO strings, so they sort and compare as text):
 - ack: item_id S, ack_date S (`Ack.at` in UTC with microseconds), action, optional by_user,
   cycle_expiry, optional chain_index N, snooze_until, old_expiry, new_expiry.
 - archive: item_id S, chain_key S (`f"{cycle_expiry}#{chain_index:04d}"`), the ping row, archived_at.
+- heads: item_id S, cycle_expiry S, head_version N (+1 on every write), `p<chain_index>` =
+  "<move> <ping_date>" per ping row, `a<ack_date>` = "<action> <snooze_until> <new_expiry>" per ack
+  row ("-" for none). One marker row (item_id "#", cycle_expiry "#built") says the heads are complete.
 """
 
 from __future__ import annotations
@@ -37,7 +52,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from ew.chain import RENEW, Ack, Ping
+from ew.chain import ESCALATE, RENEW, Ack, CycleHead, Ping, PingRef, essential_acks
+from opskit.bulk_reads import paused_gc, plain_json_reads
 
 # How long a "sending" claim is held when the caller names no lease: dispatch's 30-second timeout plus a
 # margin. dispatch passes its own (the invocation's remaining time plus a margin).
@@ -56,7 +72,10 @@ CHANNELS = (SLACK, EMAIL)
 
 BATCH_WRITE_MAX = 25  # DynamoDB's per-request limits
 BATCH_GET_MAX = 100
+TRANSACT_MAX = 100
 _BATCH_ATTEMPTS = 8
+_HEAD_SET_MAX = 50  # attributes per head update: keeps each expression far below DynamoDB's 4 KB
+BUILT = {"item_id": {"S": "#"}, "cycle_expiry": {"S": "#built"}}  # the heads table's marker row
 
 Row = dict[str, dict[str, Any]]  # a DynamoDB item in the client's attribute-value format
 
@@ -83,6 +102,13 @@ class PingRecord:
     lease_until: datetime | None = None  # set while "sending"
 
 
+def heads_table_for(pings_table: str) -> str:
+    """`ew-pings` -> `ew-chain-heads`: template.yaml names the tables so, which lets every caller that
+    names the other three keep doing so."""
+    base = pings_table[: -len("pings")] if pings_table.endswith("pings") else f"{pings_table}-"
+    return f"{base}chain-heads"
+
+
 class ChainStore:
     def __init__(
         self,
@@ -93,13 +119,15 @@ class ChainStore:
         clock: Callable[[], datetime] = utc_now,
         *,
         scan_page_size: int | None = None,
+        heads_table: str | None = None,
     ) -> None:
         """`scan_page_size` caps the items per Scan page (DynamoDB's own cap is 1 MB a page);
-        leave it unset in production."""
+        leave it unset in production. `heads_table` defaults to `heads_table_for(pings_table)`."""
         self._client = client
         self.pings_table = pings_table
         self.ack_table = ack_table
         self.archive_table = archive_table
+        self.heads_table = heads_table or heads_table_for(pings_table)
         self._clock = clock
         self._scan_page_size = scan_page_size
         self.request_count = 0  # DynamoDB requests made by the latest load()
@@ -116,15 +144,90 @@ class ChainStore:
         acks.sort(key=lambda a: (a.item_id, a.at))
         return pings, acks
 
-    def _scan(self, table: str, fields: tuple[str, ...]) -> Iterator[Row]:
-        # Only the attributes the chain policy reads: fewer bytes means fewer 1 MB pages and, above
-        # all, less response parsing, which is most of a 100,000-item tick (benchmarks/README.md).
-        names = {f"#a{i}": name for i, name in enumerate(fields)}
-        params: dict[str, Any] = {
-            "TableName": table,
-            "ProjectionExpression": ", ".join(names),
-            "ExpressionAttributeNames": names,
-        }
+    def load_heads(self) -> list[CycleHead]:
+        """Every chain head, with one paginated Scan of the heads table: what the tick decides on. Its
+        size grows with the items that have a chain, not with their pings and clicks. The first call
+        after an upgrade from a version without heads builds them (`rebuild_heads`)."""
+        self.request_count = 0
+        with paused_gc(), plain_json_reads(self._client):
+            heads, built = self._read_heads()
+            if not built:
+                self.rebuild_heads()
+                heads, built = self._read_heads()
+        return heads
+
+    def _read_heads(self) -> tuple[list[CycleHead], bool]:
+        heads: list[CycleHead] = []
+        built = False
+        for row in self._scan(self.heads_table):
+            if row["item_id"]["S"] == BUILT["item_id"]["S"] and row["cycle_expiry"] == BUILT["cycle_expiry"]:
+                built = True
+            else:
+                heads.append(_head_from_row(row))
+        return heads, built
+
+    def rebuild_heads(self) -> int:
+        """Derive every head from the pings and ack tables (merged into what is there: a write made
+        meanwhile is kept), then mark the heads table built. One request per head: for an upgrade,
+        or after restoring pings or ack from a backup. Returns the number of heads written.
+
+        Not atomic with dispatch: a claim given back (release) between this read and its write stays
+        in its head, and the tick counts a ping that is not there until its cycle ends (a reminder
+        waits one interval more). The first tick after an upgrade runs it at 08:00, before the day's
+        sends."""
+        pings = self._scan(self.pings_table, _HEAD_PING_FIELDS)
+        acks = self._scan(self.ack_table, _HEAD_ACK_FIELDS)
+        written = 0
+        for head in head_rows(pings, acks):
+            entries = {name: value["S"] for name, value in head.items() if name[0] in "pa"}
+            names = list(entries)
+            for start in range(0, max(len(names), 1), _HEAD_SET_MAX):
+                chunk = {name: entries[name] for name in names[start : start + _HEAD_SET_MAX]}
+                self._client.update_item(
+                    **_head_update(self.heads_table, head["item_id"]["S"], head["cycle_expiry"]["S"], chunk)
+                )
+            written += 1
+        self._client.put_item(TableName=self.heads_table, Item=BUILT)
+        return written
+
+    def forget_heads(self, heads: Iterable[CycleHead]) -> int:
+        """Delete heads no decision needs any more (`ew.tick_plan.TickPlan.forget`), each only if
+        nothing wrote to it since it was read (its version): a click landing meanwhile keeps it.
+        Batched in transactions of 100; returns how many were deleted."""
+        deletes = [
+            {
+                "Delete": {
+                    "TableName": self.heads_table,
+                    "Key": _head_key(head.item_id, head.cycle_expiry.isoformat()),
+                    "ConditionExpression": "#ver = :ver",
+                    "ExpressionAttributeNames": {"#ver": "head_version"},
+                    "ExpressionAttributeValues": {":ver": _n(head.version)},
+                }
+            }
+            for head in heads
+        ]
+        deleted = 0
+        for start in range(0, len(deletes), TRANSACT_MAX):
+            batch = deletes[start : start + TRANSACT_MAX]
+            if self._transact(batch, any_condition=True):
+                deleted += len(batch)
+                continue
+            for delete in batch:  # one of them changed meanwhile: the others one by one
+                try:
+                    self._client.delete_item(**delete["Delete"])
+                    deleted += 1
+                except ClientError as error:
+                    if not _condition_failed(error):
+                        raise
+        return deleted
+
+    def _scan(self, table: str, fields: tuple[str, ...] = ()) -> Iterator[Row]:
+        # Only the attributes the reader needs: fewer bytes means fewer 1 MB pages and, above all,
+        # less response parsing, which was most of a 100,000-item tick (benchmarks/README.md).
+        params: dict[str, Any] = {"TableName": table}
+        if fields:
+            names = {f"#a{i}": name for i, name in enumerate(fields)}
+            params.update(ProjectionExpression=", ".join(names), ExpressionAttributeNames=names)
         if self._scan_page_size:
             params["Limit"] = self._scan_page_size
         while True:
@@ -158,18 +261,21 @@ class ChainStore:
             if status == SENDING:
                 row["lease_until"] = _s(_utc_iso(now + lease))
             condition, values = _lease_passed(now)
-            try:
-                self._client.put_item(
-                    TableName=self.pings_table,
-                    Item=row,
-                    ConditionExpression=f"attribute_not_exists(item_id) OR ({condition})",
-                    ExpressionAttributeNames={"#st": "status"},
-                    ExpressionAttributeValues=values,
-                )
-            except ClientError as error:
-                if not _condition_failed(error):
-                    raise
-            else:
+            put = {
+                "TableName": self.pings_table,
+                "Item": row,
+                # A lease that has passed is taken over only within the same cycle: another cycle's
+                # row is archived first (below), so that its head does not keep a ping that is gone.
+                "ConditionExpression": (
+                    f"attribute_not_exists(item_id) OR ({condition} AND cycle_expiry = :cycle)"
+                ),
+                "ExpressionAttributeNames": {"#st": "status"},
+                "ExpressionAttributeValues": {**values, ":cycle": row["cycle_expiry"]},
+            }
+            head = _head_update(
+                self.heads_table, ping.item_id, row["cycle_expiry"]["S"], dict([_ping_entry(row)])
+            )
+            if self._transact([{"Put": put}, {"Update": head}]):
                 if self._renewed(ping.item_id, ping.cycle_expiry):
                     # Checked after the put: a Renew recorded before this point is seen here, and
                     # one recorded after it archives this row with the rest of the chain.
@@ -184,6 +290,9 @@ class ChainStore:
             if existing["cycle_expiry"]["S"] == ping.cycle_expiry.isoformat():
                 _check_not_held(existing, now)
                 if existing["status"]["S"] != SENDING:
+                    # A duplicate: nothing to send. Make sure the head shows the ping, or the tick
+                    # would decide this index again every day (a head written before heads existed).
+                    self._mirror_in_head(existing)
                     return False
                 continue  # its lease ended between the put and the read: take it over
             self._archive_rows([existing])
@@ -250,17 +359,19 @@ class ChainStore:
         """Give a claim back so a retry can claim again: a failed immediate send ("sending"), or a
         deferral whose schedule could not be created ("scheduled"). A ping in any other status, or
         missing, is left alone."""
-        try:
-            self._client.delete_item(
-                TableName=self.pings_table,
-                Key=_ping_key(item_id, chain_index),
-                ConditionExpression="#st = :claimed",
-                ExpressionAttributeNames={"#st": "status"},
-                ExpressionAttributeValues={":claimed": _s(status)},
-            )
-        except ClientError as error:
-            if not _condition_failed(error):
-                raise
+        row = self._get_row(item_id, chain_index)
+        if row is None or row["status"]["S"] != status:
+            return
+        cycle = row["cycle_expiry"]["S"]
+        delete = {
+            "TableName": self.pings_table,
+            "Key": _ping_key(item_id, chain_index),
+            "ConditionExpression": "#st = :claimed AND cycle_expiry = :cycle",
+            "ExpressionAttributeNames": {"#st": "status"},
+            "ExpressionAttributeValues": {":claimed": _s(status), ":cycle": _s(cycle)},
+        }
+        head = _head_update(self.heads_table, item_id, cycle, remove=[f"p{chain_index}"])
+        self._transact([{"Delete": delete}, {"Update": head}])  # False: changed meanwhile, left alone
 
     def return_to_scheduled(self, item_id: str, chain_index: int) -> None:
         """A failed deferred send: back to "scheduled" (only if still "sending") so the scheduler's
@@ -303,7 +414,7 @@ class ChainStore:
 
     # -- closing a chain --------------------------------------------------------------------------
 
-    def archive(self, pings: Iterable[Ping]) -> int:
+    def archive(self, pings: Iterable[Ping | PingRef]) -> int:
         """Copy these pings' rows to the archive (BatchWriteItem, 25 per request, retrying
         UnprocessedItems), then delete them from pings (batched too). Idempotent: archiving twice is
         harmless. Returns how many rows were archived by this call (0 the second time).
@@ -317,9 +428,16 @@ class ChainStore:
             for row in self._batch_get(list(wanted))
             if wanted.get((row["item_id"]["S"], int(row["chain_index"]["N"]))) == row["cycle_expiry"]["S"]
         ]
-        return self._archive_rows(rows)
+        archived = self._archive_rows(rows)
+        # Pings whose rows were already gone: an archive that died before its head update left them
+        # in their head, where the tick found them.
+        found = {(row["item_id"]["S"], int(row["chain_index"]["N"])) for row in rows}
+        self._drop_from_heads((i, cycle, n) for (i, n), cycle in wanted.items() if (i, n) not in found)
+        return archived
 
     def _archive_rows(self, rows: list[Row]) -> int:
+        """Copy to the archive, delete from pings, then take the rows out of their heads (in that
+        order: a crash in between leaves head attributes of archived rows, never the reverse)."""
         if not rows:
             return 0
         archived_at = _s(_utc_iso(self._now()))
@@ -335,7 +453,39 @@ class ChainStore:
                 for r in rows
             ],
         )
+        self._drop_from_heads(
+            (r["item_id"]["S"], r["cycle_expiry"]["S"], int(r["chain_index"]["N"])) for r in rows
+        )
         return len(rows)
+
+    def _drop_from_heads(self, pings: Iterable[tuple[str, str, int]]) -> None:
+        """Remove these (item, cycle, index) pings from their heads; a head that is gone stays gone."""
+        by_head: dict[tuple[str, str], list[str]] = {}
+        for item_id, cycle, index in pings:
+            by_head.setdefault((item_id, cycle), []).append(f"p{index}")
+        for (item_id, cycle), names in by_head.items():
+            for start in range(0, len(names), _HEAD_SET_MAX):
+                update = _head_update(
+                    self.heads_table, item_id, cycle, remove=names[start : start + _HEAD_SET_MAX]
+                )
+                try:
+                    self._client.update_item(**update, ConditionExpression="attribute_exists(item_id)")
+                except ClientError as error:
+                    if not _condition_failed(error):
+                        raise
+
+    def _mirror_in_head(self, row: Row) -> None:
+        """Put this ping row's attribute in its head, if the row is still there (a repair)."""
+        check = {
+            "TableName": self.pings_table,
+            "Key": _ping_key(row["item_id"]["S"], int(row["chain_index"]["N"])),
+            "ConditionExpression": "cycle_expiry = :cycle",
+            "ExpressionAttributeValues": {":cycle": row["cycle_expiry"]},
+        }
+        head = _head_update(
+            self.heads_table, row["item_id"]["S"], row["cycle_expiry"]["S"], dict([_ping_entry(row)])
+        )
+        self._transact([{"ConditionCheck": check}, {"Update": head}])
 
     # -- clicks -----------------------------------------------------------------------------------
 
@@ -347,16 +497,16 @@ class ChainStore:
         at = ack.at
         for _ in range(10):
             row = _ack_row(ack, at, chain_index, old_expiry)
-            try:
-                self._client.put_item(
-                    TableName=self.ack_table,
-                    Item=row,
-                    ConditionExpression="attribute_not_exists(ack_date)",
-                )
+            put = {
+                "TableName": self.ack_table,
+                "Item": row,
+                "ConditionExpression": "attribute_not_exists(ack_date)",
+            }
+            head = _head_update(
+                self.heads_table, ack.item_id, row["cycle_expiry"]["S"], dict([_ack_entry(row)])
+            )
+            if self._transact([{"Put": put}, {"Update": head}]):
                 return
-            except ClientError as error:
-                if not _condition_failed(error):
-                    raise
             existing = self._client.get_item(
                 TableName=self.ack_table,
                 Key={"item_id": row["item_id"], "ack_date": row["ack_date"]},
@@ -399,6 +549,24 @@ class ChainStore:
         if now.tzinfo is None:
             raise ValueError("the store's clock must return timezone-aware datetimes")
         return now
+
+    def _transact(self, items: list[dict[str, Any]], *, any_condition: bool = False) -> bool:
+        """TransactWriteItems: True when written, False when a condition refused it (the first item's,
+        or any item's with `any_condition`). A conflict with another transaction is retried."""
+        for attempt in range(_BATCH_ATTEMPTS):
+            try:
+                self._client.transact_write_items(TransactItems=items)
+                return True
+            except ClientError as error:
+                if error.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+                    raise
+                codes = [r.get("Code") for r in error.response.get("CancellationReasons", [])]
+                if "ConditionalCheckFailed" in (codes if any_condition else codes[:1]):
+                    return False
+                if "TransactionConflict" not in codes:
+                    raise
+                _backoff(attempt)
+        raise RuntimeError(f"DynamoDB kept refusing a transaction on {self.pings_table} and its heads")
 
     def _get_row(self, item_id: str, chain_index: int) -> Row | None:
         response = self._client.get_item(
@@ -461,6 +629,124 @@ class ChainStore:
                 _backoff(attempt)
             else:
                 raise RuntimeError(f"DynamoDB kept throttling writes to {table}")
+
+
+# -- chain heads ----------------------------------------------------------------------------------
+
+_HEAD_PING_FIELDS = ("item_id", "cycle_expiry", "chain_index", "move", "ping_date")
+_HEAD_ACK_FIELDS = ("item_id", "cycle_expiry", "ack_date", "action", "snooze_until", "new_expiry")
+_ESCALATION = f"{ESCALATE} "
+
+
+def _head_key(item_id: str, cycle: str) -> Row:
+    return {"item_id": _s(item_id), "cycle_expiry": _s(cycle)}
+
+
+def _head_update(
+    table: str, item_id: str, cycle: str, put: dict[str, str] | None = None, remove: Iterable[str] = ()
+) -> dict[str, Any]:
+    """UpdateItem parameters that set and remove head attributes, and count the write."""
+    names = {"#ver": "head_version"}
+    values: dict[str, Any] = {":one": _n(1)}
+    sets = []
+    for i, (name, value) in enumerate((put or {}).items()):
+        names[f"#s{i}"] = name
+        values[f":s{i}"] = _s(value)
+        sets.append(f"#s{i} = :s{i}")
+    removes = []
+    for i, name in enumerate(remove):
+        names[f"#r{i}"] = name
+        removes.append(f"#r{i}")
+    expression = (f"SET {', '.join(sets)} " if sets else "") + (
+        f"REMOVE {', '.join(removes)} " if removes else ""
+    )
+    return {
+        "TableName": table,
+        "Key": _head_key(item_id, cycle),
+        "UpdateExpression": f"{expression}ADD #ver :one",
+        "ExpressionAttributeNames": names,
+        "ExpressionAttributeValues": values,
+    }
+
+
+def _ping_entry(row: Row) -> tuple[str, str]:
+    """A ping row's attribute in its head: what the policy reads of it."""
+    return f"p{row['chain_index']['N']}", f"{row['move']['S']} {row['ping_date']['S']}"
+
+
+def _ack_entry(row: Row) -> tuple[str, str]:
+    """An ack row's attribute in its head (its name sorts by time: ack_date is fixed-width UTC)."""
+    snooze, new = (row[name]["S"] if name in row else "-" for name in ("snooze_until", "new_expiry"))
+    return f"a{row['ack_date']['S']}", f"{row['action']['S']} {snooze} {new}"
+
+
+def head_rows(pings: Iterable[Row], acks: Iterable[Row]) -> Iterator[Row]:
+    """The heads of these ping and ack rows (wire format), as the store's writes would have made them."""
+    heads: dict[tuple[str, str], Row] = {}
+    for rows, entry in ((pings, _ping_entry), (acks, _ack_entry)):
+        for row in rows:
+            key = (row["item_id"]["S"], row["cycle_expiry"]["S"])
+            head = heads.get(key)
+            if head is None:
+                head = heads[key] = {**_head_key(*key), "head_version": _n(1)}
+            name, value = entry(row)
+            head[name] = _s(value)
+    yield from heads.values()
+
+
+def _head_from_row(row: Row) -> CycleHead:
+    """The tick's hot path, once per head: only the latest ping and the latest escalation become
+    `Ping`s, and acks are decoded only in the heads that have some."""
+    item_id = row["item_id"]["S"]
+    cycle = date.fromisoformat(row["cycle_expiry"]["S"])
+    last = escalation = -1
+    last_text = escalation_text = ""
+    indexes: list[int] = []
+    ack_names: list[str] = []
+    for name, value in row.items():
+        kind = name[0]
+        if kind == "p":
+            index = int(name[1:])
+            indexes.append(index)
+            text = value["S"]
+            if index > last:
+                last, last_text = index, text
+            if index > escalation and text.startswith(_ESCALATION):
+                escalation, escalation_text = index, text
+        elif kind == "a":
+            ack_names.append(name)
+    pings: tuple[Ping, ...] = ()
+    if indexes:
+        latest = _ping_from_entry(item_id, cycle, last, last_text)
+        if 0 <= escalation != last:
+            pings = (_ping_from_entry(item_id, cycle, escalation, escalation_text), latest)
+        else:
+            pings = (latest,)
+        indexes.sort()
+    acks: tuple[Ack, ...] = ()
+    if len(ack_names) == 1:  # most heads with clicks have one
+        acks = (_ack_from_entry(item_id, cycle, ack_names[0], row[ack_names[0]]["S"]),)
+    elif ack_names:
+        acks = essential_acks(_ack_from_entry(item_id, cycle, name, row[name]["S"]) for name in ack_names)
+    version = row.get("head_version")
+    return CycleHead(item_id, cycle, pings, acks, tuple(indexes), int(version["N"]) if version else 0)
+
+
+def _ping_from_entry(item_id: str, cycle: date, index: int, text: str) -> Ping:
+    move, _, sent = text.partition(" ")
+    return Ping(item_id, cycle, index, move, date.fromisoformat(sent), "")
+
+
+def _ack_from_entry(item_id: str, cycle: date, name: str, text: str) -> Ack:
+    action, snooze, new = text.split(" ")
+    return Ack(
+        item_id,
+        cycle,
+        action,
+        datetime.fromisoformat(name[1:]),
+        snooze_until=None if snooze == "-" else date.fromisoformat(snooze),
+        new_expiry=None if new == "-" else date.fromisoformat(new),
+    )
 
 
 # -- row conversion -------------------------------------------------------------------------------

@@ -7,10 +7,13 @@ deferred 08:00 is 08:00 on the clock on either side of a daylight-saving change.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from functools import cache
+from pathlib import Path
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
@@ -56,14 +59,27 @@ def parse_quiet_hours(text: str) -> QuietHours:
     raise ValueError(f'quiet hours must look like 19:00-08:00, found "{text.strip()}"')
 
 
+# Every country and region code the pinned `holidays` package supports, with their aliases (UK for
+# GB), in the package's own spelling and order: `holidays.list_supported_countries()` as a file. Asking
+# the package itself imports all of its 279 countries (about half a second: its countries package
+# imports every country module, and any country's class loads it), which every click's settings check
+# would pay; the file is read in a millisecond. tests/unit/test_business_time.py checks it against the
+# installed package (and says how to write it again after an upgrade).
+HOLIDAY_REGIONS_FILE = Path(__file__).with_name("holiday_regions.json")
+
+
+@cache
+def supported_holiday_regions() -> dict[str, list[str]]:
+    regions: dict[str, list[str]] = json.loads(HOLIDAY_REGIONS_FILE.read_text(encoding="utf-8"))["regions"]
+    return regions
+
+
 def parse_holiday_region(text: str | None) -> tuple[str | None, str | None]:
     """Read "GB", "GB-ENG", "us-ny" into (country, subdivision) as the `holidays` package spells them."""
     if not text or not text.strip():
         return None, None
     country_text, dash, subdivision_text = text.strip().partition("-")
-    import holidays  # imported when first needed: 30 ms that a click handler need not pay
-
-    supported = holidays.list_supported_countries()
+    supported = supported_holiday_regions()
     country = country_text.strip().upper()
     if country not in supported:
         raise ValueError(
@@ -107,15 +123,19 @@ class BusinessCalendar:
         self._closed = frozenset(closed)
         self._weekend = frozenset(weekend)
         self._holidays_by_year: dict[int, HolidayBase] = {}
-        self._language: str | None = None
-        if self._country:
-            # Holiday names otherwise follow the server's locale; prefer English, else the country's own.
+        self._languages: list[str | None] = []  # the one holiday-name language, once known
+
+    def _language(self) -> str | None:
+        """Holiday names otherwise follow the server's locale; prefer English, else the country's own.
+        Worked out with the first year's holidays (a calendar made only to check settings never is)."""
+        if not self._languages and self._country:
             from holidays import country_holidays
 
             probe = country_holidays(self._country, subdiv=self._subdivision)
             default = probe.default_language
             english = default if default and default.startswith("en") else "en_US"
-            self._language = english if english in probe.supported_languages else default
+            self._languages.append(english if english in probe.supported_languages else default)
+        return self._languages[0] if self._languages else None
 
     @property
     def tz(self) -> ZoneInfo:
@@ -130,10 +150,10 @@ class BusinessCalendar:
             return _DAY_NAMES[d.weekday()]
         if self._country:
             if d.year not in self._holidays_by_year:  # building a year is slow: once per year, on demand
-                from holidays import country_holidays
+                from holidays import country_holidays  # here, so that checking settings never loads it
 
                 self._holidays_by_year[d.year] = country_holidays(
-                    self._country, subdiv=self._subdivision, years=d.year, language=self._language
+                    self._country, subdiv=self._subdivision, years=d.year, language=self._language()
                 )
             name = self._holidays_by_year[d.year].get(d)
             if name:

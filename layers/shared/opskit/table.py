@@ -72,7 +72,8 @@ def _csv_cells(data: bytes, source: str) -> list[list[str]]:
         # Excel on Windows saves "CSV" as cp1252; "replace" keeps the few undefined bytes from failing it.
         text = data.decode("cp1252", errors="replace")
     try:
-        return list(csv.reader(io.StringIO(text, newline="")))
+        # Stripped as read: one list per row, not a raw one and a stripped copy (a 300,000-row sheet).
+        return [list(map(str.strip, row)) for row in csv.reader(io.StringIO(text, newline=""))]
     except csv.Error as exc:
         raise _error(source, "file", f"could not read the file as CSV ({exc})") from exc
 
@@ -91,7 +92,7 @@ def _xlsx_cells(data: bytes, source: str) -> list[list[str]]:
             # exported workbooks often carry a wrong size record; without this, cells beyond it are lost
             if hasattr(sheet, "reset_dimensions"):
                 sheet.reset_dimensions()
-            return [[_cell_text(v) for v in row] for row in sheet.iter_rows(values_only=True)]
+            return [[_cell_text(v).strip() for v in row] for row in sheet.iter_rows(values_only=True)]
         finally:
             book.close()
     except DocumentError:
@@ -115,7 +116,8 @@ def _cell_text(value: object) -> str:
 
 
 def _to_table(cells: list[list[str]], source: str) -> Table:
-    numbered = [(number, [c.strip() for c in row]) for number, row in enumerate(cells, start=1)]
+    """`cells` come stripped."""
+    numbered = list(enumerate(cells, start=1))
     if not any(any(row) for _, row in numbered):
         raise _error(source, "file", "the file is empty; the first row should hold the column names")
     header = numbered[0][1]
@@ -124,11 +126,21 @@ def _to_table(cells: list[list[str]], source: str) -> Table:
 
     columns = [normalise_column(h) for h in header]
     _check_duplicates(header, columns, source)
-    rows = [
-        TableRow(number, {col: row[i] if i < len(row) else "" for i, col in enumerate(columns) if col})
-        for number, row in numbered[1:]
-        if any(row)
-    ]
+    width = len(columns)
+    if all(columns):  # the usual sheet: every column named, so a row is its cells under the names
+        padding = [""] * width
+        rows = [
+            # Cells beyond the header are not values (_check_unnamed refuses them): not strict.
+            TableRow(number, dict(zip(columns, row + padding[len(row) :], strict=False)))
+            for number, row in numbered[1:]
+            if any(row)
+        ]
+    else:
+        rows = [
+            TableRow(number, {col: row[i] if i < len(row) else "" for i, col in enumerate(columns) if col})
+            for number, row in numbered[1:]
+            if any(row)
+        ]
     _check_unnamed(columns, numbered[1:], source)
     named = [i for i, col in enumerate(columns) if col]
     return Table([header[i] for i in named], [columns[i] for i in named], rows)
@@ -159,9 +171,15 @@ def _check_duplicates(header: Sequence[str], columns: Sequence[str], source: str
 def _check_unnamed(columns: Sequence[str], rows: Iterable[tuple[int, list[str]]], source: str) -> None:
     """Values under a column with no name would be lost without anyone noticing: refuse them instead."""
     first_value: dict[int, int] = {}
+    unnamed = [i for i, col in enumerate(columns) if not col]
+    width = len(columns)
     for number, row in rows:
-        for i, value in enumerate(row):
-            if value and (i >= len(columns) or not columns[i]):
+        # Only the cells under no name: those of unnamed columns, and any beyond the header.
+        for i in unnamed:
+            if i < len(row) and row[i]:
+                first_value.setdefault(i, number)
+        for i in range(width, len(row)):
+            if row[i]:
                 first_value.setdefault(i, number)
     problems = [
         Problem(
