@@ -10,7 +10,6 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from ew import runtime
-from ew.activity import ActivityReader
 from ew.reporting import scheduled_at
 from ew.weekly_digest import SENT, DigestDeps, digest_period, send_digest
 
@@ -20,12 +19,7 @@ metrics = Metrics()
 
 def deps() -> DigestDeps:
     return DigestDeps(
-        activity=ActivityReader(
-            runtime.client("dynamodb"),
-            runtime.env("EW_PINGS_TABLE"),
-            runtime.env("EW_ARCHIVE_TABLE"),
-            runtime.env("EW_ACK_TABLE"),
-        ),
+        activity=runtime.activity_reader(),
         s3=runtime.client("s3"),
         ses=runtime.client("ses"),
         slack=runtime.slack(),

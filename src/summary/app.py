@@ -11,7 +11,6 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from ew import runtime
-from ew.activity import ActivityReader
 from ew.monthly_summary import MODEL_ID, SENT, SummaryDeps, send_summary, summary_month
 from ew.reporting import scheduled_at
 from opskit.converse import converse_text
@@ -22,12 +21,7 @@ metrics = Metrics()
 
 def deps() -> SummaryDeps:
     return SummaryDeps(
-        activity=ActivityReader(
-            runtime.client("dynamodb"),
-            runtime.env("EW_PINGS_TABLE"),
-            runtime.env("EW_ARCHIVE_TABLE"),
-            runtime.env("EW_ACK_TABLE"),
-        ),
+        activity=runtime.activity_reader(),
         s3=runtime.client("s3"),
         ses=runtime.client("ses"),
         state=runtime.state_table(),

@@ -512,3 +512,13 @@ def test_the_same_ack_twice_is_stored_once_but_two_acks_in_one_microsecond_both_
 def test_record_ack_needs_an_aware_time(store):
     with pytest.raises(ValueError, match="timezone-aware"):
         store.record_ack(Ack("IT-1", EXPIRY, ACK_ONLY, datetime(2026, 5, 9, 14, 0)))
+
+
+def test_an_archived_ping_is_found_by_its_reference_and_nothing_else_is(store):
+    sent = ping(0)
+    assert store.claim(sent, SEND_AT, "slack", "sending")
+    assert not store.archived("IT-1", EXPIRY, 0)  # still in ew-pings, not archived
+    assert store.archive([sent]) == 1
+    assert store.archived("IT-1", EXPIRY, 0)
+    assert not store.archived("IT-1", EXPIRY, 1)  # no such ping
+    assert not store.archived("IT-1", NEXT_EXPIRY, 0)  # another cycle

@@ -158,14 +158,7 @@ def ping_known(store: ChainStore, ref: PingRef) -> bool:
     record = store.get(ref.item_id, ref.chain_index)
     if record is not None and record.ping.cycle_expiry == ref.cycle_expiry:
         return True
-    # The archive lookup belongs on ChainStore; store.py is being reworked in parallel (issue 7's
-    # dispatch half), so it is a plain GetItem on the store's own client and table here.
-    key = {
-        "item_id": {"S": ref.item_id},
-        "chain_key": {"S": f"{ref.cycle_expiry.isoformat()}#{ref.chain_index:04d}"},
-    }
-    found = store._client.get_item(TableName=store.archive_table, Key=key, ConsistentRead=True)
-    return "Item" in found
+    return store.archived(ref.item_id, ref.cycle_expiry, ref.chain_index)
 
 
 def click_once(deps: AckDeps, request: str) -> Held | None:

@@ -28,6 +28,7 @@ from opskit.slack import SlackGateway, make_client
 from opskit.state import StateTable
 
 if TYPE_CHECKING:
+    from ew.activity import ActivityReader
     from opskit.google_api import GoogleSession
     from opskit.sheets import SheetTable
 
@@ -185,6 +186,15 @@ def chain_store() -> ChainStore:
         env("EW_ACK_TABLE"),
         env("EW_ARCHIVE_TABLE"),
         heads_table=env("EW_HEADS_TABLE"),
+    )
+
+
+def activity_reader() -> ActivityReader:
+    """The pings (archived ones too) and acks the digest and the summary report on."""
+    from ew.activity import ActivityReader
+
+    return ActivityReader(
+        client("dynamodb"), env("EW_PINGS_TABLE"), env("EW_ARCHIVE_TABLE"), env("EW_ACK_TABLE")
     )
 
 

@@ -412,6 +412,12 @@ class ChainStore:
         other._clock = clock
         return other
 
+    def archived(self, item_id: str, cycle_expiry: date, chain_index: int) -> bool:
+        """Whether this ping of a closed (renewed) cycle is in the archive."""
+        key = {"item_id": _s(item_id), "chain_key": _s(f"{cycle_expiry.isoformat()}#{chain_index:04d}")}
+        found = self._client.get_item(TableName=self.archive_table, Key=key, ConsistentRead=True)
+        return "Item" in found
+
     # -- closing a chain --------------------------------------------------------------------------
 
     def archive(self, pings: Iterable[Ping | PingRef]) -> int:
