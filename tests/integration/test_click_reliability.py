@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode, urlparse
 
 import pytest
+from alerts import alert
 from botocore.exceptions import ClientError
 
 from ew import proposals, runtime
@@ -41,18 +42,6 @@ def cloud() -> Iterator[LocalCloud]:
     with LocalCloud({"timezone": "Europe/London", "admin": "ops@acme.example"}) as local:
         local.mirror(SHEET.encode())
         yield local
-
-
-def alert(cloud: LocalCloud) -> dict[str, Any]:
-    """Send the first alert for ACME-002 and return the message as Slack holds it."""
-    event = json.loads((EVENTS / "dispatch" / "first_alert.json").read_text())
-    assert cloud.dispatch(event)["status"] == "sent"
-    record = cloud.store.get("ACME-002", 0)
-    assert record is not None and record.message_ref
-    channel, ts = record.message_ref.split("/")
-    message = cloud.slack.message(channel, ts)
-    assert message is not None
-    return {"channel": channel, "ts": ts, "blocks": message["blocks"], "text": message["text"]}
 
 
 def acks(cloud: LocalCloud) -> list[tuple[str, str, str]]:

@@ -15,6 +15,7 @@ from urllib.parse import parse_qs, urlencode, urlparse
 from zoneinfo import ZoneInfo
 
 import pytest
+from alerts import alert
 from slack_sdk.signature import SignatureVerifier
 
 from ew import runtime
@@ -35,17 +36,6 @@ SHEET = (
 
 def fixture(name: str) -> dict[str, Any]:
     return json.loads((EVENTS / name).read_text())
-
-
-def alert(cloud: LocalCloud) -> dict[str, Any]:
-    """Send the first alert for ACME-002 and return the message as Slack holds it."""
-    assert cloud.dispatch(fixture("dispatch/first_alert.json"))["status"] == "sent"
-    record = cloud.store.get("ACME-002", 0)
-    assert record is not None and record.message_ref
-    channel, ts = record.message_ref.split("/")
-    message = cloud.slack.message(channel, ts)
-    assert message is not None
-    return {"channel": channel, "ts": ts, "blocks": message["blocks"], "text": message["text"]}
 
 
 def button(message: dict[str, Any], action_id: str, user: str = "U04FIN0001") -> dict[str, Any]:

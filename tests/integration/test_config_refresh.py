@@ -5,13 +5,13 @@ seen after the interval."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
+from alerts import alert
 from botocore.exceptions import ClientError
 
 from ew import runtime
@@ -31,17 +31,6 @@ def cloud() -> Iterator[LocalCloud]:
     with LocalCloud({"timezone": "Europe/London"}) as local:
         local.mirror(SHEET.encode())
         yield local
-
-
-def alert(cloud: LocalCloud) -> dict[str, Any]:
-    event = json.loads((EVENTS / "dispatch" / "first_alert.json").read_text())
-    assert cloud.dispatch(event)["status"] == "sent"
-    record = cloud.store.get("ACME-002", 0)
-    assert record is not None and record.message_ref
-    channel, ts = record.message_ref.split("/")
-    message = cloud.slack.message(channel, ts)
-    assert message is not None
-    return {"channel": channel, "ts": ts, "blocks": message["blocks"], "text": message["text"]}
 
 
 def test_a_rotated_signing_secret_takes_effect_within_the_interval(
