@@ -18,6 +18,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import date
+from functools import cache
 from typing import Any, Protocol
 
 from ew.items import parse_term
@@ -941,12 +942,18 @@ def bedrock_client(region: str | None = None, read_timeout: float = 25, attempts
     reads its documents in at most 20 (opskit.documents.Limits.seconds); a slow model is worth less
     than a proposal, which the offline reader can always make."""
     import boto3
+
+    return boto3.client("bedrock-runtime", region_name=region, config=bedrock_config(read_timeout, attempts))
+
+
+@cache
+def bedrock_config(read_timeout: float = 25, attempts: int = 2) -> Any:
+    """The botocore Config of those clients (one object per setting, so a client cache can key on it)."""
     from botocore.config import Config
 
-    config = Config(
+    return Config(
         connect_timeout=3, read_timeout=read_timeout, retries={"mode": "standard", "max_attempts": attempts}
     )
-    return boto3.client("bedrock-runtime", region_name=region, config=config)
 
 
 class AnswerRejected(ValueError):

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import boto3
+from botocore.config import Config
 
 from ew.audit import AuditLog
 from ew.settings import Settings
@@ -103,6 +104,7 @@ def settings() -> Settings:
     return cached
 
 
+_PROSE_BEDROCK = Config(connect_timeout=5, read_timeout=30, retries={"max_attempts": 2, "mode": "standard"})
 _SETTINGS: dict[tuple[str, tuple[tuple[str, str], ...]], Settings] = {}
 _CLIENTS: dict[str, Any] = {}
 _STAND_INS: dict[str, Any] = {}  # survive reset(): see use_client
@@ -112,12 +114,15 @@ def secret(name: str) -> str:
     return config.get_secret_text(name, client=client("secretsmanager"))
 
 
-def client(service: str) -> Any:
+def client(service: str, config: Any = None) -> Any:
+    """One boto3 client per service and container; with `config` (a botocore Config kept as one object,
+    e.g. shorter timeouts) a client of its own. A stand-in set with use_client serves either."""
     if service in _STAND_INS:
         return _STAND_INS[service]
-    if service not in _CLIENTS:
-        _CLIENTS[service] = boto3.client(service)
-    return _CLIENTS[service]
+    key = service if config is None else f"{service}#{id(config)}"
+    if key not in _CLIENTS:
+        _CLIENTS[key] = boto3.client(service, config=config)
+    return _CLIENTS[key]
 
 
 def use_client(service: str, stand_in: Any | None) -> None:
@@ -241,25 +246,12 @@ def google_session(scopes: list[str], timeout: float = 20) -> GoogleSession:
 def bedrock_runtime() -> Any:
     """The Bedrock runtime client for short prose answers: it gives up quickly (two attempts, 30 s
     each) so a slow or throttled model falls back to plain text well inside the function's timeout."""
-    if "bedrock-runtime" in _STAND_INS:
-        return _STAND_INS["bedrock-runtime"]
-    key = "bedrock-runtime#prose"
-    if key not in _CLIENTS:
-        from botocore.config import Config
-
-        config = Config(connect_timeout=5, read_timeout=30, retries={"max_attempts": 2, "mode": "standard"})
-        _CLIENTS[key] = boto3.client("bedrock-runtime", config=config)
-    return _CLIENTS[key]
+    return client("bedrock-runtime", _PROSE_BEDROCK)
 
 
 def extraction_bedrock() -> Any:
     """The Bedrock runtime client for intake-parser's extraction (short timeouts, one retry: see
-    ew.extraction.bedrock_client); the local runner's stand-in when one is set."""
-    if "bedrock-runtime" in _STAND_INS:
-        return _STAND_INS["bedrock-runtime"]
-    key = "bedrock-runtime#extraction"
-    if key not in _CLIENTS:
-        from ew.extraction import bedrock_client
+    ew.extraction.bedrock_config)."""
+    from ew.extraction import bedrock_config
 
-        _CLIENTS[key] = bedrock_client()
-    return _CLIENTS[key]
+    return client("bedrock-runtime", bedrock_config())
