@@ -127,7 +127,8 @@ clean:
 # rows (several minutes and a few GB: run it alone). bench-cold: ack-handler's cold start as Lambda runs
 # it: python3.13 on the layer layers/shared/Makefile builds (x86 wheels, for this machine), byte-compiled
 # for 3.13 (a no-op where the Makefile already does it), with boto3 as the runtime ships it. On a
-# machine with pyenv: PYENV_VERSION=3.11.7:3.13.0 make bench-cold
+# machine with pyenv: PYENV_VERSION=3.11.7:3.13.0 make bench-cold. compileall runs without the
+# PYTHONPYCACHEPREFIX this Makefile exports, or the .pyc land in .venv/pycache where the child never looks.
 .PHONY: bench-300k bench-cold
 bench-300k: setup
 	$(UV) run python benchmarks/daily_tick.py --sizes 10000,100000,300000 $(ARGS)
@@ -138,10 +139,10 @@ bench-cold: setup
 	rm -rf $(COLD_DIR) && mkdir -p $(COLD_DIR)
 	$(MAKE) -C layers/shared build-SharedLayer ARTIFACTS_DIR=$(COLD_DIR)/layer \
 		PLATFORM=manylinux2014_x86_64 PYTHON=$(PY313) STRIP=strip
-	$(PY313) -m compileall -q -j 0 --invalidation-mode unchecked-hash -x '/(pypdf|docx|openpyxl)/' \
-		$(COLD_DIR)/layer/python
+	env -u PYTHONPYCACHEPREFIX $(PY313) -m compileall -q -j 0 --invalidation-mode unchecked-hash \
+		-x '/(pypdf|docx|openpyxl)/' $(COLD_DIR)/layer/python
 	$(PY313) -m pip install -q --disable-pip-version-check --no-compile --target $(COLD_DIR)/runtime \
 		"boto3==$$(sed -n '/^name = "boto3"/{n;s/version = "\(.*\)"/\1/p}' uv.lock)"
-	$(PY313) -m compileall -q -j 0 --invalidation-mode unchecked-hash $(COLD_DIR)/runtime
+	env -u PYTHONPYCACHEPREFIX $(PY313) -m compileall -q -j 0 --invalidation-mode unchecked-hash $(COLD_DIR)/runtime
 	$(UV) run python benchmarks/ack_handler.py --layer $(COLD_DIR)/layer/python --runtime $(COLD_DIR)/runtime \
 		--python "$$(command -v $(PY313))" --no-site $(ARGS)

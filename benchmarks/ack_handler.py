@@ -320,6 +320,15 @@ if profile_to:
     import cProfile
     profiler = cProfile.Profile()
     profiler.enable()
+# Record every module compiled from source (no valid .pyc found): on a built layer, none should be
+# but the function's own app.py, or the figures include compiling what Lambda would load compiled.
+import importlib.machinery
+compiled = []
+_source_to_code = importlib.machinery.SourceFileLoader.source_to_code
+def _recording(self, data, path, *args, **kwargs):
+    compiled.append(str(path))
+    return _source_to_code(self, data, path, *args, **kwargs)
+importlib.machinery.SourceFileLoader.source_to_code = _recording
 c0 = time.process_time()
 t0 = time.perf_counter()
 import app
@@ -380,6 +389,7 @@ print("{MARK}" + json.dumps({{
     "python": sys.version.split()[0],
     "lazy": lazy,
     "breakdown": breakdown,
+    "compiled": compiled,
     "forbidden": sorted(m for m in names if m == {FORBIDDEN!r} or m.startswith({FORBIDDEN!r} + ".")),
 }}))
 """
@@ -399,6 +409,7 @@ class FreshResult:
     clients: int = 0
     lazy: list[str] = field(default_factory=list)
     forbidden: list[str] = field(default_factory=list)
+    compiled: list[str] = field(default_factory=list)
 
     @property
     def cold_start_s(self) -> list[float]:
@@ -451,6 +462,8 @@ class Interpreter:
                 "PYTHONPATH": os.pathsep.join(str(p) for p in paths),
                 "PYTHONDONTWRITEBYTECODE": "1",
             }
+            # Lambda has no pycache prefix: the .pyc are read beside the sources, in __pycache__.
+            base.pop("PYTHONPYCACHEPREFIX", None)
         return base
 
 
@@ -502,6 +515,7 @@ def fresh_process(
                 result.first_clients_s.append(first["clients"])
                 result.sessions, result.clients = first["sessions"], first["client_count"]
                 result.lazy = seen["lazy"]
+                result.compiled = sorted(set(result.compiled) | set(seen["compiled"]))
                 result.forbidden = sorted(set(result.forbidden) | set(seen["forbidden"]))
         finally:
             server.stop()
@@ -888,7 +902,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"cold containers from {args.layer}: {args.fresh_runs} ...", file=sys.stderr, flush=True)
         fresh = fresh_process(args.fresh_runs, interpreter, settings)
         print(layer_report(fresh, interpreter, settings, load))
-        return 1 if fresh.forbidden else 0
+        # The function's own code ships without .pyc (as `sam build` zips it); anything else compiled
+        # from source means the layer or runtime was built wrong, and the figures are not Lambda's.
+        stale = [path for path in fresh.compiled if not Path(path).is_relative_to(FUNCTION)]
+        if stale:
+            print(f"\nFAIL: {len(stale)} modules had no usable .pyc, e.g. {stale[:3]}", file=sys.stderr)
+        return 1 if fresh.forbidden or stale else 0
     print(f"1. cold import: {args.runs} runs ...", file=sys.stderr, flush=True)
     imports = cold_import(args.runs)
     print(f"2. cold containers: {args.fresh_runs} ...", file=sys.stderr, flush=True)

@@ -175,6 +175,16 @@ def test_unsigned_and_oversized_requests_are_refused(cloud: LocalCloud) -> None:
     assert acks(cloud) == []
 
 
+def test_other_paths_and_methods_are_refused_and_nothing_is_read(cloud: LocalCloud) -> None:
+    alert(cloud)
+    before = len(cloud.slack.calls("chat.update"))
+    assert cloud.http("GET", "/slack/actions")["statusCode"] == 405
+    assert cloud.http("PUT", "/email", "t=x")["statusCode"] == 405
+    assert cloud.http("POST", "/admin", "payload={}")["statusCode"] == 404
+    assert acks(cloud) == [] and audit(cloud) == []
+    assert len(cloud.slack.calls("chat.update")) == before
+
+
 def test_a_base64_body_is_verified_on_its_decoded_bytes(cloud: LocalCloud) -> None:
     message = alert(cloud)
     payload = button(message, "ack_only")
