@@ -36,7 +36,7 @@ def deps(email: bool = True) -> AckDeps:
         slack=runtime.slack(timeout=2),
         signing_secret=runtime.signing_secret(),
         link_secret=runtime.link_secret() if email else None,
-        settings=runtime.settings(),
+        settings=runtime.settings,
         defer=runtime.defer_task,
         clock=runtime.utc_now,
     )

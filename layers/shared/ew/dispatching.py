@@ -152,10 +152,11 @@ def dispatch(event: dict[str, Any], deps: DispatchDeps) -> Outcome:
         move.recipient,
     )
     planned = channel_for(move.recipient)
+    zone = deps.settings.timezone  # kept on the ping row: a click on it needs only that of the settings
     outcome = Outcome(SENT, move.item_id, move.move, move.recipient, planned, plan.send_at, plan.reason)
 
     if plan.deferred:
-        if not deps.store.claim(ping, plan.send_at, planned, SCHEDULED, lease=deps.lease):
+        if not deps.store.claim(ping, plan.send_at, planned, SCHEDULED, lease=deps.lease, timezone=zone):
             return _duplicate(outcome)
         try:
             _schedule(request, plan.send_at, deps)
@@ -165,7 +166,7 @@ def dispatch(event: dict[str, Any], deps: DispatchDeps) -> Outcome:
             raise
         return _with(outcome, status=SCHEDULED)
 
-    if not deps.store.claim(ping, plan.send_at, planned, "sending", lease=deps.lease):
+    if not deps.store.claim(ping, plan.send_at, planned, "sending", lease=deps.lease, timezone=zone):
         return _duplicate(outcome)
 
     def give_back() -> None:

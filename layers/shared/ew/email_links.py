@@ -73,9 +73,12 @@ def email_page(token: str, deps: AckDeps) -> HttpAnswer:
         return link
     if deps.state.get(link.used_key, "used"):
         return _page(409, USED)
-    if not ping_known(deps.store, link.ref):
+    seen = ping_known(deps.store, link.ref)
+    if seen is None:
         return _page(404, UNKNOWN)
-    return _page(200, pages.confirm_page(link.claims, token, _default_date(link, deps), error=None))
+    return _page(
+        200, pages.confirm_page(link.claims, token, _default_date(link, deps, seen.timezone), error=None)
+    )
 
 
 def email_post(form: Mapping[str, str], deps: AckDeps) -> HttpAnswer:
@@ -86,17 +89,20 @@ def email_post(form: Mapping[str, str], deps: AckDeps) -> HttpAnswer:
         return link
     if deps.state.get(link.used_key, "used"):
         return _page(409, USED)
+    seen = ping_known(deps.store, link.ref)
+    zone = seen.timezone if seen else None
     value: date | None = None
     if link.action in (RENEW, SNOOZE):
-        value, error = click_rules.check_date(link.action, form.get("date"), deps.today())
+        value, error = click_rules.check_date(link.action, form.get("date"), deps.today(zone))
         if error:
-            return _page(400, pages.confirm_page(link.claims, token, _default_date(link, deps), error=error))
-    if not ping_known(deps.store, link.ref):
+            shown = _default_date(link, deps, zone)
+            return _page(400, pages.confirm_page(link.claims, token, shown, error=error))
+    if seen is None:
         return _page(404, UNKNOWN)
     try:
-        acted = act(deps, link.ref, link.action, str(link.claims.get("b") or "email link"), value)
+        acted = act(deps, link.ref, link.action, str(link.claims.get("b") or "email link"), value, zone)
     except NotRecorded as exc:
-        shown = value or _default_date(link, deps)
+        shown = value or _default_date(link, deps, zone)
         return _page(503, pages.confirm_page(link.claims, token, shown, error=str(exc)))
     # Marked once the answer is recorded. If this write fails, the answer stands: the link's next use
     # is told who answered (act is once per ping and action) and records nothing more.
@@ -107,14 +113,14 @@ def email_post(form: Mapping[str, str], deps: AckDeps) -> HttpAnswer:
     return _page(200, pages.done_page(link.claims, acted.line, acted.first))
 
 
-def _default_date(link: Link, deps: AckDeps) -> date | None:
+def _default_date(link: Link, deps: AckDeps, zone: str | None) -> date | None:
     if link.action == RENEW and link.claims.get("d"):
         try:
             return date.fromisoformat(str(link.claims["d"]))
         except ValueError:
             return None
     if link.action == SNOOZE:
-        return click_rules.snooze_default(deps.today())
+        return click_rules.snooze_default(deps.today(zone))
     return None
 
 

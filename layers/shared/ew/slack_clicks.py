@@ -65,7 +65,8 @@ def _block_action(payload: dict[str, Any], deps: AckDeps, request: str, retried:
     trigger = slack_payload.trigger(payload) if action_id != ACK_ONLY else ""
     channel, ts = message_location(payload)
     message = slack_payload.message(payload)
-    if not ping_known(deps.store, ref):
+    seen = ping_known(deps.store, ref)
+    if seen is None:
         mark_answered(deps, channel, ts, message, click_rules.UNKNOWN_PING)
         return HttpAnswer(200)
     held = click_once(deps, request)
@@ -73,10 +74,10 @@ def _block_action(payload: dict[str, Any], deps: AckDeps, request: str, retried:
         return HttpAnswer(200)  # a replay: the first delivery answered (or is answering) it
     with recording(), deps.state.holding(held):
         if action_id == ACK_ONLY:
-            acted = act(deps, ref, ACK_ONLY, user, None)
+            acted = act(deps, ref, ACK_ONLY, user, None, seen.timezone)
             mark_answered(deps, channel, ts, message, acted.line)
         elif not retried:  # a retry's trigger_id has expired (3 s): the first delivery opened the modal
-            today = deps.today()
+            today = deps.today(seen.timezone)
             initial = date.fromisoformat(renew_default) if action_id == RENEW and renew_default else None
             if initial is None or initial <= today:  # no usable date on the card: a term from today
                 snoozing = action_id == SNOOZE
@@ -106,11 +107,12 @@ def _view_submission(payload: dict[str, Any], deps: AckDeps) -> HttpAnswer:
     context = slack_payload.modal_context(view)
     picked_text = click_rules.picked_date(slack_payload.state_values(view))
     user = slack_payload.user(payload)
-    if not ping_known(deps.store, context.ref):
+    seen = ping_known(deps.store, context.ref)
+    if seen is None:
         return modal_errors({click_rules.DATE_BLOCK: click_rules.UNKNOWN_PING})
-    picked, error = click_rules.check_date(action, picked_text, deps.today())
+    picked, error = click_rules.check_date(action, picked_text, deps.today(seen.timezone))
     if error is None and picked is not None:
-        acted = act(deps, context.ref, action, user, picked)
+        acted = act(deps, context.ref, action, user, picked, seen.timezone)
         if acted.first:
             message = {"blocks": list(context.blocks)} if context.blocks else None
             mark_answered(deps, context.channel, context.ts, message, acted.line)

@@ -32,7 +32,8 @@ Row formats (all dates ISO strings, so they sort and compare as text):
 
 - pings: item_id S, chain_index N, cycle_expiry, move, recipient, ping_date (= `Ping.sent_on`),
   send_at (with offset), dispatched_via, status, claimed_at (UTC), lease_until (UTC, while "sending"),
-  optional message_ref.
+  optional message_ref, optional tz (the business timezone it was sent under: a click on it reads its
+  day there, so ack-handler never needs Parameter Store on a click).
 - ack: item_id S, ack_date S (`Ack.at` in UTC with microseconds), action, optional by_user,
   cycle_expiry, optional chain_index N, snooze_until, old_expiry, new_expiry.
 - archive: item_id S, chain_key S (`f"{cycle_expiry}#{chain_index:04d}"`), the ping row, archived_at.
@@ -100,6 +101,7 @@ class PingRecord:
     claimed_at: datetime
     message_ref: str | None = None
     lease_until: datetime | None = None  # set while "sending"
+    timezone: str | None = None  # the business timezone when it was claimed (None: rows before it was kept)
 
 
 def heads_table_for(pings_table: str) -> str:
@@ -242,7 +244,14 @@ class ChainStore:
     # -- dispatch: claiming and sending -----------------------------------------------------------
 
     def claim(
-        self, ping: Ping, send_at: datetime, channel: str, status: str, *, lease: timedelta = DEFAULT_LEASE
+        self,
+        ping: Ping,
+        send_at: datetime,
+        channel: str,
+        status: str,
+        *,
+        lease: timedelta = DEFAULT_LEASE,
+        timezone: str | None = None,
     ) -> bool:
         """Conditional put: True if this call owns the ping; False if there is nothing to send (a
         duplicate of a ping already sent or scheduled, or a cycle a Renew has closed). Raises
@@ -258,6 +267,8 @@ class ChainStore:
         for _ in range(3):
             now = self._now()
             row = _ping_row(ping, send_at, channel, status, now)
+            if timezone:
+                row["tz"] = _s(timezone)
             if status == SENDING:
                 row["lease_until"] = _s(_utc_iso(now + lease))
             condition, values = _lease_passed(now)
@@ -412,11 +423,11 @@ class ChainStore:
         other._clock = clock
         return other
 
-    def archived(self, item_id: str, cycle_expiry: date, chain_index: int) -> bool:
-        """Whether this ping of a closed (renewed) cycle is in the archive."""
+    def archived(self, item_id: str, cycle_expiry: date, chain_index: int) -> PingRecord | None:
+        """This ping of a closed (renewed) cycle as the archive keeps it, or None."""
         key = {"item_id": _s(item_id), "chain_key": _s(f"{cycle_expiry.isoformat()}#{chain_index:04d}")}
         found = self._client.get_item(TableName=self.archive_table, Key=key, ConsistentRead=True)
-        return "Item" in found
+        return _record_from_row(found["Item"]) if "Item" in found else None
 
     # -- closing a chain --------------------------------------------------------------------------
 
@@ -813,6 +824,7 @@ def _ping_from_row(row: Row) -> Ping:
 def _record_from_row(row: Row) -> PingRecord:
     ref = row.get("message_ref")
     lease = row.get("lease_until")
+    zone = row.get("tz")
     return PingRecord(
         ping=_ping_from_row(row),
         status=row["status"]["S"],
@@ -821,6 +833,7 @@ def _record_from_row(row: Row) -> PingRecord:
         claimed_at=datetime.fromisoformat(row["claimed_at"]["S"]),
         message_ref=ref["S"] if ref else None,
         lease_until=datetime.fromisoformat(lease["S"]) if lease else None,
+        timezone=zone["S"] if zone else None,
     )
 
 
