@@ -105,6 +105,7 @@ def test_a_forwarded_pdf_becomes_a_proposal_whose_approve_adds_the_sheet_row(
     )
     words = text(client.get(f"/?c={INTAKE}"))
     assert "Approved by @U0YOU00001 on 23 Nov 2026: added to the sheet as ACME-005 (row 4)." in words
+    assert "You pressed Approve on a proposal." in words
     sheet = client.get("/sheet")
     row = re.search(r'<tr class=changed data-row="4">.*?</tr>', sheet)
     assert row, sheet

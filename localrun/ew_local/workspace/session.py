@@ -402,6 +402,8 @@ def _json(body: Any) -> dict[str, Any]:
 
 
 def _item_label(payload: Mapping[str, Any]) -> str:
+    if str(payload["actions"][0].get("action_id", "")) in proposals.ACTIONS:
+        return "a proposal"  # its value is the proposal's id, not an item
     try:
         value = json.loads(payload["actions"][0]["value"])
     except (KeyError, TypeError, ValueError):
