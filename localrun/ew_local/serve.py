@@ -3,8 +3,10 @@
 The example's sheet runs on the local runner (moto + the local Slack and Google stand-ins) and one
 page on http://127.0.0.1:PORT/ shows the workspace: the Slack cards the handlers sent, whose buttons
 and modals go through the real ack-handler; a clock whose "Next day" runs the next morning's tick; the
-sheet; the audit trail; and the email outbox, whose signed links open ack-handler's confirmation pages
-on the same port. With --no-slack every alert goes by email, as when no bot token is configured.
+sheet; the audit trail; the email outbox, whose signed links open ack-handler's confirmation pages
+on the same port; and a Forward box, where a dropped file is mailed to the inbound address and the real
+intake-parser posts its proposal in #intake. With --no-slack every alert goes by email, as when no bot
+token is configured.
 """
 
 from __future__ import annotations

@@ -1,12 +1,14 @@
 """The local workspace (`ew serve`) in a real headless Chromium: the clock's Next day delivers the
 weekend's deferred alert, the card's Renew opens the modal, a bad date comes back next to the field, a
-good one updates the card in place and writes the sheet row; Snooze and Ack only update their cards.
+good one updates the card in place and writes the sheet row; Snooze and Ack only update their cards; a
+contract dropped on the page arrives in #intake as a proposal whose Approve adds the sheet row.
 
 Everything behind the page is real: signed Slack interactivity payloads through ack-handler on a
 LocalCloud (moto + fake Slack + fake Google)."""
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -20,6 +22,7 @@ from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
 
 from ew_local.cloud import LocalCloud
+from ew_local.sample_documents import WASTE_AGREEMENT, text_pdf
 from ew_local.workspace.server import WorkspaceServer
 from ew_local.workspace.session import Workspace
 
@@ -27,7 +30,9 @@ pytestmark = pytest.mark.e2e
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "acme"
 SUNDAY = date(2026, 11, 22)  # the first tick's alerts wait for Monday 08:00
-SETTINGS = {"timezone": "Europe/London", "holidays": "GB-ENG", "admin": "ops@acme.example"}
+INTAKE = "C04INTAKE1"
+SETTINGS = {"timezone": "Europe/London", "holidays": "GB-ENG", "admin": "ops@acme.example",
+            "intake_channel": INTAKE}  # fmt: skip
 SHEET = (
     "item_id,item,category,expiry_date,owner,owner_email,renewal_term,last_renewed,notes\n"
     "ACME-002,Public liability insurance,insurance,2026-12-15,U04FIN0001,li@acme.example,1 year,2025-12-15,Broker: Keane & Co\n"
@@ -39,7 +44,10 @@ WAIT_SECONDS = 10
 @pytest.fixture
 def server(browser: WebDriver) -> Iterator[WorkspaceServer]:
     browser.set_window_size(1200, 800)
-    with LocalCloud(SETTINGS) as cloud, Workspace(cloud, SUNDAY, "Europe/London") as workspace:
+    with (
+        LocalCloud(SETTINGS) as cloud,
+        Workspace(cloud, SUNDAY, "Europe/London", {INTAKE: "intake"}) as workspace,
+    ):
         cloud.mirror(
             SHEET.encode(), (EXAMPLE / "rules.txt").read_bytes(), (EXAMPLE / "voice.txt").read_bytes()
         )
@@ -139,3 +147,61 @@ def test_snooze_and_ack_only_update_their_cards(browser: WebDriver, server: Work
     assert accounting.find_elements(By.TAG_NAME, "button") == []
     acks = {(a.item_id, a.action) for a in server.workspace.cloud.store.load()[1]}
     assert acks == {("ACME-002", "snooze"), ("ACME-010", "ack_only")}
+
+
+# What a file dropped from the desktop gives the page: a drag over it, then the drop, carrying the file.
+DROP = """
+const [data, name, type, target] = arguments;
+const file = new File([Uint8Array.from(atob(data), (c) => c.charCodeAt(0))], name, {type: type});
+const carried = new DataTransfer();
+carried.items.add(file);
+for (const kind of ["dragenter", "dragover", "drop"]) {
+  target.dispatchEvent(new DragEvent(kind, {bubbles: true, cancelable: true, dataTransfer: carried}));
+}
+"""
+
+
+def test_a_contract_dropped_on_the_page_arrives_as_a_proposal_whose_approve_adds_the_row(
+    browser: WebDriver, server: WorkspaceServer, tmp_path: Path
+) -> None:
+    browser.get(server.url + f"/?c={INTAKE}")
+    assert "No messages here yet." in browser.find_element(By.CLASS_NAME, "pane").text
+
+    # Chosen with the file input and sent with Forward (the page without its script): refused in words.
+    unread = tmp_path / "contracts.zip"
+    unread.write_bytes(b"PK\x05\x06" + b"\0" * 18)
+    browser.find_element(By.ID, "forward-file").send_keys(str(unread))
+    press(browser, browser.find_element(By.ID, "forward-submit"))
+    said = browser.find_element(By.ID, "forwarded")
+    assert said.get_attribute("role") == "alert"
+    assert said.text.startswith("contracts.zip was not forwarded: .zip files are not read;")
+    assert browser.find_elements(By.CSS_SELECTOR, "#conversation .message") == []
+
+    # Dropped on the page: forwarded to the inbound address, read by intake-parser, proposed in #intake.
+    pdf = text_pdf(WASTE_AGREEMENT, title="Commercial Waste Collection Agreement")
+    zone = browser.find_element(By.ID, "drop-zone")
+    browser.execute_script(
+        DROP, base64.b64encode(pdf).decode(), "waste-agreement.pdf", "application/pdf", zone
+    )
+    WebDriverWait(browser, WAIT_SECONDS, ignored_exceptions=[WebDriverException]).until(
+        expected_conditions.staleness_of(zone)
+    )
+    assert browser.find_element(By.ID, "forwarded").text == (
+        "waste-agreement.pdf reached expires@acme.example: intake-parser proposes a row expiring "
+        "31 Jan 2027 in #intake. Approve adds it to the sheet."
+    )
+    proposal = card(browser, "Proposed new item")
+    assert "Expiry date: 2027-01-31" in proposal.text
+    assert "Owner (Slack user ID or email): ops@acme.example" in proposal.text
+    assert "Evidence: “The initial term ends on 31 January 2027.”" in proposal.text
+
+    press(browser, button(proposal, "Approve"))
+    proposal = card(browser, "Proposed new item")
+    assert "added to the sheet as ACME-011 (row 4)." in proposal.text
+    assert proposal.find_elements(By.TAG_NAME, "button") == []
+
+    press(browser, browser.find_element(By.LINK_TEXT, "Sheet"))
+    row = browser.find_element(By.CSS_SELECTOR, "#sheet tr.changed")
+    assert row.get_attribute("data-row") == "4"
+    cells = [c.text for c in row.find_elements(By.CSS_SELECTOR, "td.changed")]
+    assert "2027-01-31" in cells and "ops@acme.example" in cells and "ACME-011" in cells

@@ -97,7 +97,7 @@ def test_the_slack_page_shows_the_card_with_a_hostile_cell_escaped(
         in page
     )
     assert "Daily tick over 2 items: 2 first alert. Sent 1 on Slack and 1 by email." in text(page)
-    assert 'id="lanes"' in page  # the intake and calendar lanes' place
+    assert '<form class="lanes" id="forward" method="post" action="/forward"' in page  # the Forward box
     assert "No messages here yet." in client.get("/?c=C04DIGEST1")
 
 

@@ -1,11 +1,13 @@
-"""The workspace's pages as HTML: Slack (conversations and modals), the sheet, the audit trail and the
-email outbox. Server-rendered, plain forms (POST, then a redirect), no script, nothing fetched from
-elsewhere, so it works offline. Every value is escaped here or in blockkit."""
+"""The workspace's pages as HTML: Slack (conversations, modals, the Forward box), the sheet, the audit
+trail and the email outbox. Server-rendered, plain forms (POST, then a redirect), nothing fetched from
+elsewhere, so it works offline. The one script lets a file be dropped anywhere on the Slack page; the
+Forward box's file input does the same without it. Every value is escaped here or in blockkit."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from html import escape
 from urllib.parse import urlencode
@@ -21,7 +23,7 @@ from ew_local.workspace.blockkit import (
     text_html,
 )
 from ew_local.workspace.records import SentEmail
-from ew_local.workspace.session import Conversation, Happening, Message, Modal, SheetChange
+from ew_local.workspace.session import Conversation, Forwarded, Happening, Message, Modal, SheetChange
 from ew_local.workspace.style import CSS
 
 TABS = (("/", "Slack"), ("/sheet", "Sheet"), ("/audit", "Audit trail"), ("/outbox", "Email outbox"))
@@ -60,21 +62,32 @@ def _short(when: datetime) -> str:
 # -- Slack -----------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Forwarding:
+    """The Forward box: where a dropped file goes, as whom, how large it may be, and what became of the
+    last one (shown once, right after its upload)."""
+
+    inbound: str
+    sender: str
+    channel: str  # where proposals arrive, "#intake" ("" when no intake channel is configured)
+    limits: str
+    result: Forwarded | None = None
+
+
 def slack_body(
     conversations: Sequence[Conversation],
     selected: Conversation | None,
     modal: Modal | None,
     happened: Sequence[Happening],
+    forwarding: Forwarding | None = None,
 ) -> str:
     side = [_sidebar_group("Channels", [c for c in conversations if c.kind == "channel"], selected)]
     side.append(_sidebar_group("Direct messages", [c for c in conversations if c.kind == "dm"], selected))
-    # The intake and calendar lanes are being built: when they land, the "forward a document" drop zone
-    # (a file posted to the inbound address) and the calendar events go here.
-    side.append(
-        '<div class="lanes" id="lanes">Intake and calendar: not in this build yet. Forwarded contracts '
-        "and <code>#expires</code> calendar events will arrive in #intake as proposals.</div>"
-    )
-    pane = _conversation(selected) if selected else "<p>Nothing has been posted to Slack yet.</p>"
+    pane = ""
+    if forwarding is not None:
+        side.append(_forward_box(forwarding))
+        pane += _forwarded(forwarding.result)
+    pane += _conversation(selected) if selected else "<p>Nothing has been posted to Slack yet.</p>"
     pane += _happened(happened)
     overlay = ""
     if modal is not None:
@@ -82,6 +95,69 @@ def slack_body(
         form = render_view(modal.view, f"/modal/{modal.key}", modal.values, modal.errors, cancel=back)
         overlay = f'<div class="overlay" id="modal">{form}</div>'
     return f'<main><aside>{"".join(side)}</aside><section class="pane">{pane}</section></main>{overlay}'
+
+
+def _forward_box(forwarding: Forwarding) -> str:
+    arrives = escape(forwarding.channel) or "the intake channel (none is configured: intake_channel)"
+    return (
+        '<form class="lanes" id="forward" method="post" action="/forward" enctype="multipart/form-data">'
+        "<h2>Forward a document</h2>"
+        '<p id="drop-zone">Drop a contract, policy or certificate on this page (PDF, DOCX, XLSX, text, '
+        "HTML, or a saved mail .eml), or choose it here: it is mailed as "
+        f"{escape(forwarding.sender)} to <strong>{escape(forwarding.inbound)}</strong>, and intake-parser's "
+        f"proposal arrives in {arrives}.</p>"
+        '<input type="file" name="file" id="forward-file" aria-label="a file to forward">'
+        '<button class="btn" id="forward-submit">Forward</button>'
+        f'<p class="limits">{escape(forwarding.limits[:1].upper() + forwarding.limits[1:])}.</p>'
+        '<p id="forward-problem" role="alert" hidden></p>'
+        "<p>Calendar events tagged <code>#expires</code>: not in this page yet.</p></form>"
+        f"<script>{_DROP_SCRIPT}</script>"
+    )
+
+
+# A file dropped anywhere on the page goes into the Forward box's file input, which is then sent as
+# the plain form it is (without this script, choosing the file and pressing Forward does the same).
+_DROP_SCRIPT = """
+(function () {
+  var form = document.getElementById("forward"), input = document.getElementById("forward-file");
+  var button = document.getElementById("forward-submit");
+  function withFiles(e) {
+    return e.dataTransfer && Array.prototype.indexOf.call(e.dataTransfer.types, "Files") >= 0;
+  }
+  function sending() { button.textContent = "Forwarding\u2026"; button.disabled = true; }
+  form.addEventListener("submit", sending);
+  document.addEventListener("dragover", function (e) {
+    if (!withFiles(e)) return;
+    e.preventDefault();
+    e.dataTransfer.dropEffect = "copy";
+    form.classList.add("dragging");
+  });
+  document.addEventListener("dragleave", function (e) {
+    if (!e.relatedTarget) form.classList.remove("dragging");
+  });
+  document.addEventListener("drop", function (e) {
+    if (!withFiles(e)) return;
+    e.preventDefault();
+    form.classList.remove("dragging");
+    if (e.dataTransfer.files.length !== 1) {
+      var problem = document.getElementById("forward-problem");
+      problem.textContent = "Drop one file at a time: each is forwarded as its own mail.";
+      problem.hidden = false;
+      return;
+    }
+    input.files = e.dataTransfer.files;
+    sending();
+    form.submit();
+  });
+})();
+"""
+
+
+def _forwarded(result: Forwarded | None) -> str:
+    if result is None:
+        return ""
+    kind, role = ("forwarded problem", "alert") if result.problem else ("forwarded", "status")
+    return f'<div class="{kind}" id="forwarded" role="{role}">{escape(result.text)}</div>'
 
 
 def _sidebar_group(title: str, conversations: Sequence[Conversation], selected: Conversation | None) -> str:

@@ -2,21 +2,24 @@
 Function URL (the email-link pages, /slack/actions), so the outbox's links work on the same port.
 
 Pages are GETs; every action is a plain form POST answered with a redirect (POST-redirect-GET), so a
-reload never clicks twice. One request at a time: the LocalCloud behind it is not thread-safe.
+reload never clicks twice. A forwarded file comes as a multipart form post to /forward, up to
+forwarding.UPLOAD_LIMIT; a larger one is read off the connection and thrown away, and the page says why.
+One request at a time: the LocalCloud behind it is not thread-safe.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 from ew_local.url_server import FunctionUrlServer
 from ew_local.url_server import _Handler as FunctionUrlHandler
-from ew_local.workspace import render
-from ew_local.workspace.session import Workspace
+from ew_local.workspace import forwarding, render
+from ew_local.workspace.session import Forwarded, Workspace
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +28,7 @@ HTML = "text/html; charset=utf-8"
 _MODAL = re.compile(r"/modal/([A-Za-z0-9]+)")
 PAGES = {
     ("GET", "/"), ("GET", "/sheet"), ("GET", "/audit"), ("GET", "/outbox"), ("GET", "/favicon.ico"),
-    ("POST", "/click"), ("POST", "/clock/next"),
+    ("POST", "/click"), ("POST", "/clock/next"), ("POST", "/forward"),
 }  # fmt: skip
 
 Page = tuple[int, list[tuple[str, str]], bytes]
@@ -57,7 +60,7 @@ class WorkspaceServer(FunctionUrlServer):
         path = parts.path
         with self.workspace.lock:
             if path == "/":
-                return self._slack(query)
+                return self._slack(query, self.workspace.forwards.get(query.get("f", "")))
             pages = {"/sheet": self._sheet, "/audit": self._audit, "/outbox": self._outbox}
             if method == "GET":
                 return pages[path]() if path in pages else (HTTPStatus.NO_CONTENT, [], b"")  # no favicon
@@ -74,7 +77,22 @@ class WorkspaceServer(FunctionUrlServer):
         html = render.document(title, tab, ws.clock.now(), ws.waiting(), body, back)
         return HTTPStatus.OK, [("Content-Type", HTML), ("Cache-Control", "no-store")], html.encode()
 
-    def _slack(self, query: dict[str, str]) -> Page:
+    def upload(self, content_type: str, body: bytes | None, length: int, head: bytes = b"") -> Page:
+        """A file posted to /forward (`body` None: it was larger than forwarding.UPLOAD_LIMIT and only
+        its first bytes, `head`, were kept): forwarded, or refused in words, then back to the page."""
+        ws = self.workspace
+        with ws.lock:
+            if body is None:
+                done = ws.refuse_forward(forwarding.too_large(forwarding.name_in(head), length))
+            else:
+                try:
+                    done = ws.forward(forwarding.read_upload(content_type, body))
+                except forwarding.Refused as exc:
+                    done = ws.refuse_forward(str(exc))
+        query = {"c": done.channel, "f": done.key} if done.channel else {"f": done.key}
+        return _see_other("/?" + urlencode(query))
+
+    def _slack(self, query: dict[str, str], forwarded: Forwarded | None = None) -> Page:
         ws = self.workspace
         conversations = ws.conversations()
         modal = ws.modals.get(query.get("modal", ""))
@@ -83,7 +101,11 @@ class WorkspaceServer(FunctionUrlServer):
         busy = sorted((c for c in conversations if c.messages), key=lambda c: c.kind != "dm")
         selected = next((c for c in conversations if c.channel == wanted), None) or next(iter(busy), None)
         back = "/?" + urlencode({"c": selected.channel}) if selected else "/"
-        return self._frame("Slack", "/", render.slack_body(conversations, selected, modal, ws.happened), back)
+        box = render.Forwarding(
+            forwarding.INBOUND, ws.forwarder, ws.intake_label, forwarding.LIMITS_IN_WORDS, forwarded
+        )
+        body = render.slack_body(conversations, selected, modal, ws.happened, box)
+        return self._frame("Slack", "/", body, back)
 
     def _sheet(self) -> Page:
         header, rows = self.workspace.sheet()
@@ -131,6 +153,9 @@ class _Handler(FunctionUrlHandler):
             super()._serve()  # the Function URL
             return
         length = int(self.headers.get("Content-Length") or 0)
+        if (self.command, path) == ("POST", "/forward"):
+            self._upload(length)
+            return
         if length > MAX_FORM_BYTES:
             self._reply(
                 HTTPStatus.REQUEST_ENTITY_TOO_LARGE, [("Content-Type", "text/plain")], b"form too big"
@@ -139,8 +164,32 @@ class _Handler(FunctionUrlHandler):
             return
         raw = self.rfile.read(length).decode("utf-8", "replace") if length else ""
         form = {k: v[0] for k, v in parse_qs(raw, keep_blank_values=True).items()}
+        self._answer(lambda: self.owner.page(self.command, self.path, form))
+
+    def _upload(self, length: int) -> None:
+        content_type = self.headers.get("Content-Type") or ""
+        if length <= forwarding.UPLOAD_LIMIT:
+            body = self.rfile.read(length) if length else b""
+            if len(body) < length:  # the browser went away mid-upload: nobody to answer
+                self.close_connection = True
+                return
+            self._answer(lambda: self.owner.upload(content_type, body, length))
+            return
+        # Too large to hold: read it off the connection (the browser shows no answer before it has
+        # sent everything), keeping the start, where the file's name is.
+        head, left = self.rfile.read(min(length, 16 * 1024)), length
+        left -= len(head)
+        while left > 0:
+            chunk = self.rfile.read(min(left, 1024 * 1024))
+            if not chunk:
+                self.close_connection = True
+                return
+            left -= len(chunk)
+        self._answer(lambda: self.owner.upload(content_type, None, length, head))
+
+    def _answer(self, page: Callable[[], Page]) -> None:
         try:
-            answer = self.owner.page(self.command, self.path, form)
+            answer = page()
         except Exception as exc:
             log.exception("the workspace page failed")
             self.owner.errors.append(exc)

@@ -2,9 +2,11 @@
 
 A click is what Slack would send: a signed block_actions payload through the real ack-handler; a
 modal the handler opened (`views.open` on the fake Slack) waits here until the person submits it as a
-view_submission. "Next day" fires the one-off schedules due by 08:00 of the next day, then runs the
-tick, as simulate.py does. The ack-handler reads its clock through `ew.runtime.utc_now`, so while the
-workspace runs that is the simulated clock (and clicks are signed with its timestamps).
+view_submission. A file forwarded from the page lands in the raw-mime bucket as SES would store the
+mail, and S3's event runs the real intake-parser, whose proposal card arrives in the intake channel.
+"Next day" fires the one-off schedules due by 08:00 of the next day, then runs the tick, as simulate.py
+does. The handlers read their clock through `ew.runtime.utc_now`, so while the workspace runs that is
+the simulated clock (clicks are signed with its timestamps, forwarded mails dated by it).
 
 Not thread-safe on its own: callers hold `lock` (the HTTP server serves one request at a time).
 """
@@ -22,13 +24,17 @@ from typing import Any
 from unittest import mock
 from zoneinfo import ZoneInfo
 
-from ew import runtime
+from ew import proposals, runtime
 from ew.audit import AuditEntry
+from ew.intake import DROPPED, DUPLICATE, PROPOSED, IntakeNotConfigured
+from ew.items import is_email
 from ew_local.cloud import LocalCloud
 from ew_local.slack_payloads import button_click, view_submission
 from ew_local.workspace.blockkit import state_values
 from ew_local.workspace.clock import SimClock
+from ew_local.workspace.forwarding import INBOUND, Refused, Upload, as_mail, check
 from ew_local.workspace.records import SentEmail, audit_entries, sent_emails
+from opskit.dates import human_date
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +58,17 @@ class Happening:
     at: datetime
     text: str
     problem: bool = False
+
+
+@dataclass(frozen=True)
+class Forwarded:
+    """What became of a file forwarded from the page, as the page says it once, after the upload."""
+
+    key: str
+    text: str
+    problem: bool
+    channel: str = ""  # the intake channel ("" when none is configured)
+    ts: str = ""  # the proposal card the forward brought, if any
 
 
 @dataclass(frozen=True)
@@ -94,6 +111,7 @@ class Workspace:
         self.modals: dict[str, Modal] = {}
         self.happened: list[Happening] = []
         self.sheet_change: SheetChange | None = None
+        self.forwards: dict[str, Forwarded] = {}
         self._first_seen: dict[tuple[str, str], datetime] = {}
         self._latest: set[tuple[str, str]] = set()
         self._stack = ExitStack()
@@ -206,6 +224,82 @@ class Workspace:
                        problem=True)  # fmt: skip
         return answer
 
+    # -- a file forwarded to the inbound address ---------------------------------------------------
+
+    @property
+    def intake_channel(self) -> str:
+        return self.cloud.settings.get("intake_channel", "")
+
+    @property
+    def intake_label(self) -> str:
+        """The intake channel as the page names it ("#intake"), "" when none is configured."""
+        channel = self.intake_channel
+        return f"#{self.channels.get(channel, channel)}" if channel else ""
+
+    @property
+    def forwarder(self) -> str:
+        """Who the forwarded mail is from (the proposal's default owner): the admin, when an email."""
+        admin = self.cloud.settings.get("admin", "")
+        return admin if is_email(admin) else "you@acme.example"
+
+    def forward(self, upload: Upload) -> Forwarded:
+        """Mail `upload` to the inbound address and run intake-parser on it, as SES and S3 would."""
+        try:
+            check(upload)
+        except Refused as exc:
+            return self.refuse_forward(str(exc))
+        channel, name = self.intake_channel, upload.name
+        before = len(self.cloud.slack.in_channel(channel)) if channel else 0
+        key = f"inbound/workspace-{len(self.forwards) + 1:04d}"  # where the SES rule would store it
+        sent = f"{name} reached {INBOUND}"
+        with self.observing(f"your forward of {name}"):
+            try:
+                answer = self.cloud.forward_mail(as_mail(upload, self.forwarder, self.clock.now()), key)
+            except IntakeNotConfigured as exc:
+                return self._forwarded(f"{sent} (the raw-mime bucket keeps it), but intake-parser cannot "
+                                       f"post a proposal: {exc}.", problem=True)  # fmt: skip
+            except Exception as exc:
+                log.exception("intake-parser failed on a forwarded file")
+                return self._forwarded(
+                    f"{sent}, but intake-parser failed: {exc}. On AWS, Lambda retries it twice, then "
+                    "parks the event in the dead-letter queue; the mail stays in the raw-mime bucket.",
+                    problem=True,
+                )
+        (taken,) = answer["mails"]
+        cards = self.cloud.slack.in_channel(channel)[before:] if channel else []
+        text, problem = self._intake_words(sent, taken)
+        return self._forwarded(text, problem, str(cards[-1]["ts"]) if cards else "")
+
+    def refuse_forward(self, text: str) -> Forwarded:
+        return self._forwarded(text, problem=True)
+
+    def _intake_words(self, sent: str, taken: Mapping[str, str]) -> tuple[str, bool]:
+        where = self.intake_label
+        outcome = taken.get("outcome")
+        if outcome == PROPOSED:
+            stored = proposals.load(runtime.state_table(), taken.get("proposal_id", ""))
+            warnings = stored.warnings if stored else ()
+            if warnings:
+                return (f"{sent}: intake-parser's proposal in {where} needs a look: {'; '.join(warnings)}. "
+                        "Fix it with Edit before approving, or forward a readable copy."), True  # fmt: skip
+            if taken.get("expiry_date"):
+                expiry = human_date(date.fromisoformat(taken["expiry_date"]))
+                return (f"{sent}: intake-parser proposes a row expiring {expiry} in {where}. "
+                        "Approve adds it to the sheet."), False  # fmt: skip
+            return f"{sent}: intake-parser found no expiry date; complete its proposal in {where}.", True
+        if outcome == DROPPED:
+            return f"{sent}, but intake-parser dropped it: {taken.get('why', '')}. No proposal posted.", True
+        if outcome == DUPLICATE:
+            return (f"{sent}, but intake-parser had already taken this mail (the same Message-ID): no "
+                    f"second proposal; the first is in {where}."), False  # fmt: skip
+        return f"{sent}: intake-parser says {outcome}; its proposal arrives in {where} when ready.", False
+
+    def _forwarded(self, text: str, problem: bool, ts: str = "") -> Forwarded:
+        key = f"f{len(self.forwards) + 1}"
+        self.forwards[key] = Forwarded(key, text, problem, self.intake_channel, ts)
+        self._note(text, problem=problem)
+        return self.forwards[key]
+
     # -- watching what an action changed -----------------------------------------------------------
 
     @contextmanager
@@ -308,6 +402,8 @@ def _json(body: Any) -> dict[str, Any]:
 
 
 def _item_label(payload: Mapping[str, Any]) -> str:
+    if str(payload["actions"][0].get("action_id", "")) in proposals.ACTIONS:
+        return "a proposal"  # its value is the proposal's id, not an item
     try:
         value = json.loads(payload["actions"][0]["value"])
     except (KeyError, TypeError, ValueError):

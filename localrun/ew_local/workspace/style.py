@@ -18,6 +18,15 @@ aside a{display:flex;justify-content:space-between;padding:3px 16px;color:#cfc3c
 aside a.active{background:#1164a3;color:#fff}
 aside a .count{font-size:12px}
 .lanes{margin:16px;padding:8px;border:1px dashed #8d6f8d;border-radius:6px;font-size:12px}
+.lanes h2{margin:0 0 4px}
+.lanes p{margin:6px 0}
+.lanes input[type=file]{width:100%;margin:4px 0;color:#fff}
+.lanes.dragging{border:2px solid #fff;background:#5a2a5b}
+.lanes .limits{color:#bcabbc}
+#forward-problem{color:#ffb3c1}
+.forwarded{border-left:4px solid #2eb67d;background:#eef8f3;padding:8px 12px;margin-bottom:12px;
+  border-radius:4px}
+.forwarded.problem{border-left-color:#b00020;background:#fdecee;color:#7a0016}
 section.pane{flex:1;padding:16px 24px;overflow:auto}
 section.pane h2{margin-top:0}
 .message{display:flex;gap:10px;padding:8px;border-radius:6px;margin-bottom:6px}
