@@ -76,11 +76,12 @@ class Killed(BaseException):
 
 
 @contextmanager
-def failing(table: str, error: Callable[[], BaseException], times: int = 1) -> Iterator[None]:
+def failing(table: str, error: Callable[[], BaseException], times: int = 1, skip: int = 0) -> Iterator[None]:
     """The handler's next `times` writes of an item to `table` (a PutItem, or a TransactWriteItems that
-    puts one, as an ack does with its chain head) fail with `error` before reaching DynamoDB."""
+    puts one, as an ack does with its chain head and audit row) fail with `error` before reaching
+    DynamoDB, after `skip` such writes went through."""
     client = runtime.client("dynamodb")
-    left = [times]
+    left, skipped = [times], [skip]
 
     def writes_to_table(params: dict[str, Any]) -> bool:
         if params.get("TableName") == table:
@@ -89,7 +90,11 @@ def failing(table: str, error: Callable[[], BaseException], times: int = 1) -> I
         return any(part.get("TableName") == table for item in items for part in item.values())
 
     def hook(params: dict[str, Any], **_: Any) -> None:
-        if writes_to_table(params) and left[0] > 0:
+        if not writes_to_table(params):
+            return
+        if skipped[0] > 0:
+            skipped[0] -= 1
+        elif left[0] > 0:
             left[0] -= 1
             raise error()
 
@@ -139,12 +144,26 @@ def test_a_failed_ack_write_is_said_and_slacks_retry_records_it_once(cloud: Loca
     )
 
 
-def test_after_a_failed_write_the_next_click_completes_the_first_answer_once(cloud: LocalCloud) -> None:
+def test_an_ack_and_its_audit_row_are_written_together_or_not_at_all(cloud: LocalCloud) -> None:
     message = alert(cloud)
-    with failing("ew-audit", throttled):  # the ack went in, its audit row did not
+    with failing("ew-audit", throttled):
         assert cloud.slack_click(button_click(message, "ack_only", OWNER))["statusCode"] == 503
-    assert acks(cloud) == [("ACME-002", "ack_only", OWNER)] and audit(cloud) == []
-    cloud.slack_click(button_click(message, "ack_only", OTHER))
+    assert acks(cloud) == [] and audit(cloud) == []  # never an ack without its audit row
+    assert cloud.slack_click(button_click(message, "ack_only", OWNER), retry=1)["statusCode"] == 200
+    assert acks(cloud) == [("ACME-002", "ack_only", OWNER)] and audit(cloud) == [("ack_only", OWNER)]
+
+
+def test_after_a_failed_write_the_next_click_completes_the_first_answer_once(
+    cloud: LocalCloud, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    message = alert(cloud)
+    # The ack and its audit row went in; marking the answer done (the third write to ew-state, after
+    # the click's and the answer's claims) did not, so the answer's claim is left to its lease.
+    with failing("ew-state", throttled, skip=2):
+        assert cloud.slack_click(button_click(message, "ack_only", OWNER))["statusCode"] == 503
+    assert acks(cloud) == [("ACME-002", "ack_only", OWNER)] and audit(cloud) == [("ack_only", OWNER)]
+    with later(monkeypatch, CLAIM_LEASE + timedelta(seconds=1)):
+        cloud.slack_click(button_click(message, "ack_only", OTHER))
     # Completed as first recorded: the same ack row (same time), its one audit row, one card update.
     assert acks(cloud) == [("ACME-002", "ack_only", OWNER)]
     assert audit(cloud) == [("ack_only", OWNER)]

@@ -121,6 +121,9 @@ def _record(deps: AckDeps, ref: PingRef, record: Mapping[str, Any], at: datetime
     action, by = str(record["action"]), str(record["by"])
     index = int(record.get("n", ref.chain_index))  # a renewal's claim is per cycle: the ping it answered
     value = date.fromisoformat(record["value"]) if record.get("value") else None
+    before, after = click_rules.audit_change(action, ref.cycle_expiry, value)
+    _, audit_row = deps.audit.entry(ref.item_id, action, by, before, after, at)
+    # One transaction: the ack, its chain head and its audit row are written together or not at all.
     deps.store.record_ack(
         Ack(
             ref.item_id,
@@ -133,9 +136,8 @@ def _record(deps: AckDeps, ref: PingRef, record: Mapping[str, Any], at: datetime
         ),
         chain_index=index,
         old_expiry=ref.cycle_expiry,
+        also=[{"Put": audit_row}],
     )
-    before, after = click_rules.audit_change(action, ref.cycle_expiry, value)
-    deps.audit.record(ref.item_id, action, by, before, after, at)
     if action == RENEW and value:
         chain = [
             r.ping for r in deps.store.chain_pings(ref.item_id) if r.ping.cycle_expiry == ref.cycle_expiry

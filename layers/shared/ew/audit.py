@@ -33,12 +33,27 @@ class AuditLog:
         after: Mapping[str, Any],
         at: datetime,
     ) -> AuditEntry:
+        entry, request = self.entry(item_id, action, by_user, before, after, at)
+        self.client.put_item(**request)
+        return entry
+
+    def entry(
+        self,
+        item_id: str,
+        action: str,
+        by_user: str,
+        before: Mapping[str, Any],
+        after: Mapping[str, Any],
+        at: datetime,
+    ) -> tuple[AuditEntry, dict[str, Any]]:
+        """The entry and its PutItem request, for a caller that writes it in its own transaction (so
+        the write it audits and its audit row land together or not at all)."""
         # Microseconds plus the action keep two writes in the same instant apart.
         ts = f"{at.astimezone(UTC).isoformat(timespec='microseconds')}#{action}"
         entry = AuditEntry(item_id, ts, action, by_user, dict(before), dict(after))
-        self.client.put_item(
-            TableName=self.table,
-            Item={
+        request = {
+            "TableName": self.table,
+            "Item": {
                 "item_id": {"S": item_id},
                 "ts": {"S": ts},
                 "action": {"S": action},
@@ -46,8 +61,8 @@ class AuditLog:
                 "before": {"S": json.dumps(entry.before, default=str, sort_keys=True)},
                 "after": {"S": json.dumps(entry.after, default=str, sort_keys=True)},
             },
-        )
-        return entry
+        }
+        return entry, request
 
     def for_item(self, item_id: str) -> list[AuditEntry]:
         rows = self.client.query(

@@ -46,7 +46,7 @@ from __future__ import annotations
 
 import copy
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -506,9 +506,17 @@ class ChainStore:
 
     # -- clicks -----------------------------------------------------------------------------------
 
-    def record_ack(self, ack: Ack, chain_index: int | None = None, old_expiry: date | None = None) -> None:
+    def record_ack(
+        self,
+        ack: Ack,
+        chain_index: int | None = None,
+        old_expiry: date | None = None,
+        *,
+        also: Sequence[Mapping[str, Any]] = (),
+    ) -> None:
         """Store a click. The same ack recorded twice is stored once; a different ack of the same item
-        in the same microsecond is moved on by a microsecond (ack_date is the key)."""
+        in the same microsecond is moved on by a microsecond (ack_date is the key). `also`: more
+        TransactWriteItems entries written in the same transaction (its audit row), unconditional."""
         if ack.at.tzinfo is None:
             raise ValueError("an ack time must be timezone-aware")
         at = ack.at
@@ -522,7 +530,7 @@ class ChainStore:
             head = _head_update(
                 self.heads_table, ack.item_id, row["cycle_expiry"]["S"], dict([_ack_entry(row)])
             )
-            if self._transact([{"Put": put}, {"Update": head}]):
+            if self._transact([{"Put": put}, {"Update": head}, *map(dict, also)]):
                 return
             existing = self._client.get_item(
                 TableName=self.ack_table,
