@@ -60,9 +60,13 @@ def runtime_provided(python: str, into: Path) -> Path:
         assert spec and spec.submodule_search_locations, f"{name} is not installed (make setup)"
         source = Path(next(iter(spec.submodule_search_locations)))
         shutil.copytree(source, into / name, ignore=shutil.ignore_patterns("__pycache__"))
+    # Without a pycache prefix (the Makefile exports one for the tests): the .pyc must land beside the
+    # sources, where the cold child (python -I) looks for them.
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPYCACHEPREFIX"}
     subprocess.run(
         [python, "-m", "compileall", "-q", "-j", "0", "--invalidation-mode", "unchecked-hash", str(into)],
         check=True,
+        env=env,
     )
     return into
 
