@@ -3,6 +3,7 @@ Block Kit helpers. Generic on purpose: nothing here knows what the messages are 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from http.client import HTTPException
@@ -227,14 +228,29 @@ def verify_request(body: bytes, headers: Mapping[str, str], signing_secret: str,
         raise Refused(413, "request body too large")
     timestamp = headers.get("x-slack-request-timestamp")
     signature = headers.get("x-slack-signature")
-    if not timestamp or not signature or not timestamp.isdigit():
+    if not timestamp or not signature:
         raise Refused(401, "missing signature")
+    # Slack sends Unix seconds in ASCII digits. Anything else (a sign, a fraction, "²", a 400-digit
+    # number, two headers joined by a comma) is refused here: int() or float() would raise on it.
+    if not _SECONDS.fullmatch(timestamp):
+        raise Refused(401, "bad timestamp")
     if abs(now - int(timestamp)) > SIGNATURE_WINDOW:
         raise Refused(401, "stale timestamp")
+    # Slack signs UTF-8 text with an ASCII hex digest: other bytes are not Slack's, and the verifier
+    # would raise on them (it decodes the body; compare_digest refuses non-ASCII text).
+    if not signature.isascii():
+        raise Refused(401, "bad signature")
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise Refused(401, "bad signature") from None
     # The verifier checks the window again with its own clock: give it ours, so tests and replays agree.
     verifier = SignatureVerifier(signing_secret, clock=_FixedClock(now))
     if not verifier.is_valid(body, timestamp, signature):
         raise Refused(401, "bad signature")
+
+
+_SECONDS = re.compile(r"[0-9]{1,12}")
 
 
 class _FixedClock(Clock):
