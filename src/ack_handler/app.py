@@ -21,12 +21,13 @@ from ew import email_links, runtime, slack_clicks
 from ew.answers import APPEND_TASK, SHEET_TASK, AckDeps
 from ew.pages import problem_page
 from ew.writebacks import append_approved, write_renewal
-from opskit.http_answer import HttpAnswer, Malformed, Refused
+from opskit.http_answer import HttpAnswer, Malformed, Refused, unrouted
 from opskit.slack import MAX_REQUEST_BODY
 
 logger = Logger()
 metrics = Metrics()
 app = LambdaFunctionUrlResolver()
+ROUTES = {"/slack/actions": ("POST",), "/email": ("GET", "POST")}  # as routed below
 
 
 def deps() -> AckDeps:
@@ -44,7 +45,9 @@ def deps() -> AckDeps:
 
 
 def _answer(answer: HttpAnswer) -> Response[str]:
-    return Response(status_code=answer.status, content_type=answer.content_type, body=answer.body)
+    return Response(
+        status_code=answer.status, content_type=answer.content_type, body=answer.body, headers=answer.headers
+    )
 
 
 def _raw_body() -> bytes:
@@ -74,6 +77,12 @@ def refused(refused: Refused) -> Response[str]:
     logger.warning("refused an email-link request", reason=refused.reason, status=refused.status)
     page = problem_page("This link does not work", refused.reason)
     return Response(status_code=refused.status, content_type="text/html; charset=utf-8", body=page)
+
+
+@app.not_found
+def not_routed(_: Exception) -> Response[str]:
+    """Any other path or method: 404 or 405, one plain line."""
+    return _answer(unrouted(app.current_event.http_method, app.current_event.path, ROUTES))
 
 
 @app.post("/slack/actions")
