@@ -107,13 +107,23 @@ def email_post() -> Response[str]:
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     if event.get("task") == SHEET_TASK:
         result = write_renewal(
-            event, runtime.registry_sheet(), runtime.audit_log(), runtime.slack(), runtime.utc_now
+            event,
+            runtime.registry_sheet(),
+            runtime.audit_log(),
+            runtime.slack(),
+            runtime.state_table(),
+            runtime.utc_now,
         )
         logger.info("sheet write-back", item_id=event.get("item_id"), result=result)
         return {"result": result}
     if event.get("task") == APPEND_TASK:
         item_id = append_approved(
-            event, runtime.registry_sheet(), runtime.audit_log(), runtime.slack(), runtime.utc_now
+            event,
+            runtime.registry_sheet(),
+            runtime.audit_log(),
+            runtime.slack(),
+            runtime.state_table(),
+            runtime.utc_now,
         )
         logger.info("proposal appended", proposal_id=event.get("proposal_id"), item_id=item_id)
         return {"item_id": item_id}
