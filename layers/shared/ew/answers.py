@@ -98,9 +98,9 @@ def act(deps: AckDeps, ref: PingRef, action: str, by: str, value: date | None) -
         "n": ref.chain_index,
     }
     with recording():
-        claimed = deps.state.claim(
-            f"act#{ref.item_id}#{ref.cycle_expiry.isoformat()}", sk, record, now, lease=CLAIM_LEASE
-        )
+        if action != RENEW and (renewal := renewed(deps, ref)) is not None:
+            return Acted(False, renewal)  # a stale card of a closed cycle: nothing more to record
+        claimed = deps.state.claim(_cycle_key(ref), sk, record, now, lease=CLAIM_LEASE)
         if isinstance(claimed, Done):
             return Acted(False, _line(claimed.data))
         with deps.state.holding(claimed):
@@ -109,6 +109,18 @@ def act(deps: AckDeps, ref: PingRef, action: str, by: str, value: date | None) -
             # keyed by that time are written once however many attempts get this far.
             _record(deps, ref, claimed.data, claimed.at)
     return Acted(True, _line(claimed.data))
+
+
+def renewed(deps: AckDeps, ref: PingRef) -> str | None:
+    """Who renewed this ping's cycle, as the card says it, or None while it is open. A renewal closes
+    the cycle: an Ack only or a Snooze clicked later on one of its stale cards (an earlier reminder, the
+    escalation in someone else's DM) is answered with it and records nothing."""
+    done = deps.state.get(_cycle_key(ref), RENEW)
+    return _line(done.data) if done is not None else None
+
+
+def _cycle_key(ref: PingRef) -> str:
+    return f"act#{ref.item_id}#{ref.cycle_expiry.isoformat()}"
 
 
 def _record(deps: AckDeps, ref: PingRef, record: Mapping[str, Any], at: datetime) -> None:
