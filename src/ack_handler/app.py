@@ -18,7 +18,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from ew import email_links, runtime, slack_clicks
-from ew.answers import APPEND_TASK, SHEET_TASK, AckDeps
+from ew.answers import APPEND_TASK, CARD_TASK, SHEET_TASK, AckDeps, update_card
 from ew.pages import problem_page
 from ew.writebacks import append_approved, write_renewal
 from opskit.http_answer import HttpAnswer, Malformed, Refused, unrouted
@@ -35,7 +35,7 @@ def deps() -> AckDeps:
         store=runtime.chain_store(),
         audit=runtime.audit_log(),
         state=runtime.state_table(),
-        slack=runtime.slack(timeout=2),
+        slack=runtime.slack(timeout=2, quick=True),
         signing_secret=runtime.signing_secret(),
         link_secret=runtime.link_secret(),
         settings=runtime.settings(),
@@ -116,6 +116,8 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         )
         logger.info("sheet write-back", item_id=event.get("item_id"), result=result)
         return {"result": result}
+    if event.get("task") == CARD_TASK:
+        return {"result": update_card(event, runtime.slack())}
     if event.get("task") == APPEND_TASK:
         item_id = append_approved(
             event,

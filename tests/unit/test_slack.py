@@ -190,6 +190,32 @@ def test_a_slow_answer_is_a_timeout(fake, sleeps):
     assert (error.code, str(error)) == ("timeout", "Slack chat.postMessage failed: no answer within 1 s")
 
 
+# -- a quick client: for a request someone waits on (a click: Slack's 3 s) -----------------------------
+
+
+def _quick(url: str) -> SlackGateway:
+    return SlackGateway(make_client(TOKEN, base_url=url, timeout=2, quick=True))
+
+
+def test_a_quick_client_never_waits_for_a_retry_after(fake, sleeps):
+    fake.rate_limit("chat.update", retry_after=3)
+    assert _unavailable(lambda: _quick(fake.url).update("C0OPS", "1.1", "y", [])).code == "http_429"
+    assert (len(fake.calls("chat.update")), sleeps) == (1, [])
+
+
+@pytest.mark.parametrize("status", [500, 503])
+def test_a_quick_client_does_not_retry_a_5xx(fake, sleeps, status):
+    fake.fail("views.open", status=status)
+    assert _unavailable(lambda: _quick(fake.url).open_view("T1", {})).code == f"http_{status}"
+    assert (len(fake.calls("views.open")), sleeps) == (1, [])
+
+
+def test_a_quick_client_tries_a_refused_connection_once_more_at_once(sleeps):
+    started = time.monotonic()
+    assert _unavailable(lambda: _quick(_free_port_url()).update("C0OPS", "1.1", "y", [])).code == "connection"
+    assert sleeps == [0] and time.monotonic() - started < 1
+
+
 def test_the_token_is_kept_out_even_when_the_original_error_quotes_it(fake):
     token = "xoxb-secret-123\nnext-line"  # a secret pasted with a line break: an invalid header value
     gateway = SlackGateway(make_client(token, base_url=fake.url))

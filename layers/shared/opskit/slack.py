@@ -17,7 +17,11 @@ from slack_sdk.http_retry.builtin_handlers import (
     RateLimitErrorRetryHandler,
     ServerErrorRetryHandler,
 )
-from slack_sdk.http_retry.builtin_interval_calculators import BackoffRetryIntervalCalculator
+from slack_sdk.http_retry.builtin_interval_calculators import (
+    BackoffRetryIntervalCalculator,
+    FixedValueRetryIntervalCalculator,
+)
+from slack_sdk.http_retry.handler import RetryHandler
 from slack_sdk.http_retry.interval_calculator import RetryIntervalCalculator
 from slack_sdk.http_retry.request import HttpRequest
 from slack_sdk.http_retry.response import HttpResponse
@@ -116,6 +120,25 @@ class _ConnectionRetry(ConnectionErrorRetryHandler):
         return not _posts(request) or isinstance(error, URLError)
 
 
+class _RefusedConnectionRetry(ConnectionErrorRetryHandler):
+    """Retries only a connection refused or reset before the request went out (urllib wraps those in
+    URLError): Slack did nothing, and trying again costs no waiting. Not a connect timeout: that one
+    already cost the whole `timeout`."""
+
+    def _can_retry(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> bool:
+        return response is None and isinstance(error, URLError) and not isinstance(error.reason, TimeoutError)
+
+
+_AT_ONCE = FixedValueRetryIntervalCalculator(0)
+
+
 class _ServerErrorRetry(ServerErrorRetryHandler):
     """Retries 500/503, except for a posting method: Slack may have posted before it failed."""
 
@@ -137,16 +160,24 @@ def make_client(
     base_url: str | None = None,
     timeout: int = 5,
     retry_interval: RetryIntervalCalculator | None = None,
+    *,
+    quick: bool = False,
 ) -> WebClient:
     """A WebClient that retries connection errors, 429s and 500/503s at most MAX_RETRIES times in all,
     waiting `retry_interval` (default RETRY_INTERVAL) before a retry (a 429 waits its Retry-After), but
-    never re-sends a posting method after an answer that may mean it was posted (POSTING_METHODS)."""
+    never re-sends a posting method after an answer that may mean it was posted (POSTING_METHODS).
+
+    `quick`: for a request someone is waiting on (Slack wants a click answered within 3 s), a call
+    costs at most one `timeout`: only a connection that failed before carrying the request is tried
+    again, at once; a 429 or a 5xx fails at once and the caller decides (e.g. retry it later, elsewhere)."""
     interval = retry_interval or RETRY_INTERVAL
-    handlers = [
+    handlers: list[RetryHandler] = [
         _ConnectionRetry(max_retry_count=MAX_RETRIES, interval_calculator=interval),
         _BoundedRateLimitHandler(max_retry_count=MAX_RETRIES),
         _ServerErrorRetry(max_retry_count=MAX_RETRIES, interval_calculator=interval),
     ]
+    if quick:
+        handlers = [_RefusedConnectionRetry(max_retry_count=1, interval_calculator=_AT_ONCE)]
     url = base_url or WebClient.BASE_URL
     if not url.endswith("/"):  # WebClient joins the method name on without a separator
         url += "/"
