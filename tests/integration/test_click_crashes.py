@@ -6,13 +6,13 @@ What a person sees is asserted: one ack, one audit row of each kind, one sheet r
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
 import pytest
 from alerts import alert
+from crashes import kill, killed_at_write, killed_in, later
 
 from ew import proposals, runtime
 from ew.answers import CLAIM_LEASE
@@ -37,78 +37,6 @@ def cloud() -> Iterator[LocalCloud]:
     with LocalCloud({"timezone": "Europe/London", "admin": "ops@acme.example"}) as local:
         local.mirror(SHEET.encode())
         yield local
-
-
-def kill() -> None:
-    raise InvocationKilled("Task timed out after 15.00 seconds")
-
-
-@contextmanager
-def killed_at_write(table: str, when: str) -> Iterator[list[str]]:
-    """The handler's next write of an item to `table` (a PutItem, or a TransactWriteItems with a part
-    for it) kills the invocation `before` it goes out or `after` DynamoDB has done it."""
-    client = runtime.client("dynamodb")
-    state = {"armed": True, "pending": False}
-    killed: list[str] = []
-
-    def for_table(params: dict[str, Any]) -> bool:
-        if params.get("TableName") == table:
-            return True
-        parts = [part for item in params.get("TransactItems") or [] for part in item.values()]
-        return any(part.get("TableName") == table for part in parts)
-
-    def before(params: dict[str, Any], **_: Any) -> None:
-        if state["armed"] and for_table(params):
-            state["armed"] = False
-            killed.append(f"{when} {table}")
-            if when == "before":
-                kill()
-            state["pending"] = True
-
-    def after(**_: Any) -> None:
-        if state["pending"]:
-            state["pending"] = False
-            kill()
-
-    hooks: list[tuple[str, Callable[..., None]]] = []
-    for op in ("PutItem", "TransactWriteItems"):
-        hooks += [(f"before-parameter-build.dynamodb.{op}", before), (f"after-call.dynamodb.{op}", after)]
-    for name, hook in hooks:
-        client.meta.events.register(name, hook)
-    try:
-        yield killed
-    finally:
-        for name, hook in hooks:
-            client.meta.events.unregister(name, hook)
-
-
-@contextmanager
-def killed_in(cls: type, method: str, when: str) -> Iterator[None]:
-    """The next call of `cls.method` kills the invocation before it acts, or right after it acted."""
-    real = getattr(cls, method)
-    left = [1]
-
-    def wrapped(self: Any, *args: Any, **kwargs: Any) -> Any:
-        if not left[0]:
-            return real(self, *args, **kwargs)
-        left[0] = 0
-        if when == "after":
-            real(self, *args, **kwargs)
-        kill()
-
-    setattr(cls, method, wrapped)
-    try:
-        yield
-    finally:
-        setattr(cls, method, real)
-
-
-@contextmanager
-def later(monkeypatch: pytest.MonkeyPatch, by: timedelta) -> Iterator[None]:
-    real = runtime.utc_now
-    monkeypatch.setattr(runtime, "utc_now", lambda: real() + by)
-    yield
-    monkeypatch.setattr(runtime, "utc_now", real)
 
 
 def retried_by_lambda(cloud: LocalCloud, task: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> Any:

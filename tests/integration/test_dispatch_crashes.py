@@ -8,21 +8,21 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import crashes
 import pytest
+from crashes import killed_around, killed_in
 
-from ew import runtime
 from ew.store import ClaimHeld
 from ew_local.cloud import InvocationKilled, LocalCloud
 from opskit.slack import SlackGateway
 
 EVENTS = Path(__file__).resolve().parents[2] / "events" / "dispatch"
 SETTINGS = {"timezone": "Europe/London", "holidays": "GB-ENG", "admin": "ops@acme.example"}
-KILLED = "InvocationKilled: Task timed out after 30.00 seconds"
+KILLED = f"InvocationKilled: {crashes.KILLED}"
 T0 = datetime(2026, 11, 23, 8, 0, 5, tzinfo=UTC)  # Monday: the first alert goes at once
 SATURDAY = datetime(2026, 11, 28, 8, 0, 5, tzinfo=UTC)  # the escalation waits for Monday 08:00
 
@@ -35,46 +35,6 @@ def event(name: str) -> dict[str, Any]:
 def cloud() -> Iterator[LocalCloud]:
     with LocalCloud(SETTINGS, slack_users={"ops@acme.example": "U04OPS0001"}) as local:
         yield local
-
-
-@contextmanager
-def killed_around(service: str, operation: str, when: str, times: int = 1) -> Iterator[list[str]]:
-    """The handler's next `times` calls of `operation` kill the invocation: `before` the request goes
-    out, or `after` AWS has done it (the answer never reaches the code). Yields what was killed."""
-    client = runtime.client(service)
-    killed: list[str] = []
-
-    def kill(**_: Any) -> None:
-        if len(killed) < times:
-            killed.append(f"{when} {operation}")
-            raise InvocationKilled("Task timed out after 30.00 seconds")
-
-    name = f"{'before' if when == 'before' else 'after'}-call.{service}.{operation}"
-    client.meta.events.register(name, kill)
-    try:
-        yield killed
-    finally:
-        client.meta.events.unregister(name, kill)
-
-
-@contextmanager
-def slack_post_killed(when: str, times: int = 1) -> Iterator[list[str]]:
-    real = SlackGateway.post
-    killed: list[str] = []
-
-    def post(self: SlackGateway, channel: str, text: str, blocks: list[dict[str, Any]]) -> Any:
-        if len(killed) >= times:
-            return real(self, channel, text, blocks)
-        killed.append(channel)
-        if when == "after":
-            real(self, channel, text, blocks)  # Slack posted it; the answer dies with the process
-        raise InvocationKilled("Task timed out after 30.00 seconds")
-
-    SlackGateway.post = post
-    try:
-        yield killed
-    finally:
-        SlackGateway.post = real
 
 
 def status(cloud: LocalCloud, item_id: str, index: int) -> str | None:
@@ -115,7 +75,7 @@ def test_killed_after_recording_the_delivery_the_retry_sends_nothing(cloud: Loca
 
 
 def test_killed_after_slack_posted_the_retry_posts_once_more_as_documented(cloud: LocalCloud) -> None:
-    with slack_post_killed("after"):
+    with killed_in(SlackGateway, "post", "after"):  # Slack posted; the answer died with the process
         run = cloud.dispatch_async(event("first_alert.json"), at=T0)
     assert run.errors == [KILLED, None]
     assert [m["channel"] for m in cloud.slack.messages()] == ["U04FIN0001", "U04FIN0001"]
