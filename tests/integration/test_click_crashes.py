@@ -267,3 +267,18 @@ def test_an_email_answer_killed_before_the_link_is_marked_used_is_told_once_on_t
     assert acks(cloud) == [("ack_only", "li@acme.example")]
     assert audit(cloud, "ACME-002") == [("ack_only", "li@acme.example")]
     assert cloud.http("POST", "/email", form)["statusCode"] == 409  # now marked used
+
+
+@pytest.mark.parametrize("when", ["before", "after"])
+def test_a_discard_killed_around_its_audit_row_is_recorded_once_by_the_next_click(
+    cloud: LocalCloud, monkeypatch: pytest.MonkeyPatch, when: str
+) -> None:
+    message = propose(cloud)
+    with killed_at_write("ew-audit", when), pytest.raises(InvocationKilled):
+        cloud.slack_click(button_click(message, "proposal_discard", OWNER))
+    with later(monkeypatch, CLAIM_LEASE + timedelta(seconds=1)):
+        cloud.slack_click(button_click(message, "proposal_discard", OTHER))
+        cloud.slack_click(button_click(message, "proposal_approve", OTHER))  # too late: it was discarded
+    assert audit(cloud, "proposal:p-crash-1") == [("proposal_discard", OWNER)]
+    assert card_text(cloud, message).startswith("Discarded by <@U04FIN0001>")
+    assert len(item_names(cloud)) == 1 and cloud.tasks_run == []
