@@ -22,7 +22,7 @@ from ew_local.slack_payloads import button_click, modal_submission
 from opskit.sheets import SheetTable
 from opskit.signed_links import sign
 from opskit.slack import SlackGateway, make_client
-from opskit.state import StateTable
+from opskit.state import Busy, StateTable
 
 SHEET = (
     "item_id,item,category,expiry_date,owner,owner_email,renewal_term,last_renewed\n"
@@ -95,6 +95,12 @@ def test_an_append_killed_around_the_sheet_write_adds_one_row_after_lambdas_retr
     task = approved_task(cloud, message)
     with killed_in(SheetTable, "append", when), pytest.raises(InvocationKilled):
         cloud.run_tasks()
+    assert len(item_names(cloud)) == (2 if when == "after" else 1)
+    # A second delivery right away cannot know the first is dead: it fails, so Lambda retries it later.
+    cloud.pending_tasks.append(task)
+    with pytest.raises(Busy):
+        cloud.run_tasks()
+    cloud.pending_tasks.clear()
     assert len(item_names(cloud)) == (2 if when == "after" else 1)
     [result] = retried_by_lambda(cloud, task, monkeypatch)
     assert result == {"item_id": "ACME-003"}
