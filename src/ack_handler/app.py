@@ -18,7 +18,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from ew import runtime, slack_clicks
-from ew.answers import APPEND_TASK, SHEET_TASK, AckDeps
+from ew.answers import APPEND_TASK, CARD_TASK, SHEET_TASK, AckDeps
 from opskit.function_url import UrlRequest, response, route
 from opskit.http_answer import HttpAnswer, Refused
 from opskit.slack import MAX_REQUEST_BODY
@@ -33,7 +33,7 @@ def deps(email: bool = True) -> AckDeps:
         store=runtime.chain_store(),
         audit=runtime.audit_log(),
         state=runtime.state_table(),
-        slack=runtime.slack(timeout=2),
+        slack=runtime.slack(timeout=2, quick=True),
         signing_secret=runtime.signing_secret(),
         link_secret=runtime.link_secret() if email else None,
         settings=runtime.settings,
@@ -83,16 +83,29 @@ ROUTES = {
 
 
 def run_task(event: dict[str, Any]) -> dict[str, Any]:
+    from ew.answers import update_card
     from ew.writebacks import append_approved, write_renewal
 
+    if event["task"] == CARD_TASK:
+        return {"result": update_card(event, runtime.slack())}
     if event["task"] == SHEET_TASK:
         result = write_renewal(
-            event, runtime.registry_sheet(), runtime.audit_log(), runtime.slack(), runtime.utc_now
+            event,
+            runtime.registry_sheet(),
+            runtime.audit_log(),
+            runtime.slack(),
+            runtime.state_table(),
+            runtime.utc_now,
         )
         logger.info("sheet write-back", item_id=event.get("item_id"), result=result)
         return {"result": result}
     item_id = append_approved(
-        event, runtime.registry_sheet(), runtime.audit_log(), runtime.slack(), runtime.utc_now
+        event,
+        runtime.registry_sheet(),
+        runtime.audit_log(),
+        runtime.slack(),
+        runtime.state_table(),
+        runtime.utc_now,
     )
     logger.info("proposal appended", proposal_id=event.get("proposal_id"), item_id=item_id)
     return {"item_id": item_id}
@@ -101,7 +114,7 @@ def run_task(event: dict[str, Any]) -> dict[str, Any]:
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.LAMBDA_FUNCTION_URL)
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    if event.get("task") in (SHEET_TASK, APPEND_TASK):
+    if event.get("task") in (SHEET_TASK, APPEND_TASK, CARD_TASK):
         return run_task(event)
     request = UrlRequest.from_event(event)
     try:

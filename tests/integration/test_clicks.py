@@ -324,3 +324,53 @@ def test_without_a_link_secret_the_page_says_links_are_off(cloud: LocalCloud) ->
     page = cloud.http("GET", "/email", query={"t": "anything"})
     assert page["statusCode"] == 503 and "Email links are switched off" in page["body"]
     assert acks(cloud) == []
+
+
+# -- a renewal closes the cycle: its other cards can only say so ------------------------------------
+
+
+def escalation_card(cloud: LocalCloud) -> dict[str, Any]:
+    """The escalation of ACME-002 (ping 1) in the boss's DM, sent after the owner's first alert."""
+    moved = fixture("dispatch/first_alert.json")
+    moved["detail-type"] = "ew.escalate"
+    moved["detail"]["move"].update(
+        move="escalate", chain_index=1, recipient="U04BOSS001", escalated_from="U04FIN0001"
+    )
+    assert cloud.dispatch(moved)["status"] == "sent"
+    record = cloud.store.get("ACME-002", 1)
+    assert record is not None and record.message_ref
+    channel, ts = record.message_ref.split("/")
+    posted = cloud.slack.message(channel, ts)
+    assert posted is not None
+    return {"channel": channel, "ts": ts, "blocks": posted["blocks"], "text": posted["text"]}
+
+
+@pytest.mark.parametrize("action_id", ["ack_only", "snooze"])
+def test_a_click_on_another_card_of_a_renewed_cycle_says_who_renewed_and_records_nothing(
+    cloud: LocalCloud, action_id: str
+) -> None:
+    owners_card = alert(cloud)
+    boss_card = escalation_card(cloud)
+    cloud.slack_click(button(owners_card, "renew"))
+    cloud.slack_click(submission(opened_view(cloud), "2027-12-15"))
+    before = audit(cloud)
+
+    answer = cloud.slack_click(button(boss_card, action_id, user="U04BOSS001"))
+    assert answer["statusCode"] == 200
+    shown = cloud.slack.message(boss_card["channel"], boss_card["ts"])
+    assert shown is not None and shown["text"].startswith(":white_check_mark: Renewed by <@U04FIN0001>")
+    assert "new expiry 15 Dec 2027" in shown["text"] and all(b["type"] != "actions" for b in shown["blocks"])
+    assert len(cloud.slack.calls("views.open")) == 1  # the owner's Renew modal only: none for a closed cycle
+    assert acks(cloud) == [("ACME-002", "renew")] and audit(cloud) == before
+
+
+def test_an_email_link_of_a_renewed_cycle_says_who_renewed_and_records_nothing(cloud: LocalCloud) -> None:
+    owners_card = alert(cloud)
+    cloud.slack_click(button(owners_card, "renew"))
+    cloud.slack_click(submission(opened_view(cloud), "2027-12-15"))
+    claims = {"i": "ACME-002", "c": "2026-12-15", "n": 0, "a": "ack_only", "b": "li@acme.example"}
+    token = sign(LINK_SECRET.encode(), claims, datetime.now(UTC) + timedelta(days=14))
+    page = cloud.http("POST", "/email", urlencode({"t": token}))
+    assert page["statusCode"] == 200 and '<h1 id="result">Already answered</h1>' in page["body"]
+    assert "Renewed by U04FIN0001" in page["body"]
+    assert acks(cloud) == [("ACME-002", "renew")]

@@ -10,11 +10,21 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from crashes import killed_in
 
 from ew import runtime
 from ew.drive_sync import run_sync
-from ew_local.cloud import RULES_DOC_ID, SHEET_ID, SHEET_TAB, VOICE_DOC_ID, LocalCloud, load_handler
+from ew_local.cloud import (
+    RULES_DOC_ID,
+    SHEET_ID,
+    SHEET_TAB,
+    VOICE_DOC_ID,
+    InvocationKilled,
+    LocalCloud,
+    load_handler,
+)
 from opskit.google_api import Retry
+from opskit.slack import SlackGateway
 
 ADMIN, ADMIN_SLACK = "ops@acme.example", "U04OPS0001"
 SA_EMAIL = "ops-sync@fake-project.iam.gserviceaccount.com"
@@ -287,3 +297,20 @@ def test_the_sample_scheduler_event_runs_the_handler(cloud: LocalCloud) -> None:
     event = json.loads((ROOT / "events" / "drive_sync" / "scheduled.json").read_text())
     report = cloud.drive_sync_handler(event, LambdaContext("ew-drive-sync", 1024))
     assert report["written"] == ["registry.csv", "problems.json", "rules.txt", "voice.txt"]
+
+
+@pytest.mark.parametrize("when", ["before", "after"])
+def test_a_run_killed_around_telling_the_admin_tells_them_at_least_once_and_then_no_more(
+    cloud: LocalCloud, when: str
+) -> None:
+    """README: the admin hears of a problem once; a run that dies between the message and its record
+    says it once more (never not at all)."""
+    cloud.drive_sync()
+    cloud.google.add_doc(RULES_DOC_ID, "[default]\nfirst alert: soon\n")
+    with killed_in(SlackGateway, "post", when), pytest.raises(InvocationKilled):
+        cloud.drive_sync()
+    for _ in range(3):
+        cloud.drive_sync()
+    told = admin_messages(cloud)
+    assert len(told) == (2 if when == "after" else 1)
+    assert len(set(told)) == 1 and told[0].startswith("The rules doc was not taken in")

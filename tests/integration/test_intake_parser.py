@@ -6,15 +6,19 @@ from __future__ import annotations
 import hashlib
 import io
 import zipfile
+from datetime import timedelta
 from typing import Any
 
 import boto3
 import pytest
 from botocore.stub import Stubber
+from crashes import kill, killed_around, killed_in, later, writes_to
 
 from ew import runtime
-from ew_local.cloud import NAMES, LocalCloud, s3_created_event
+from ew_local.cloud import NAMES, InvocationKilled, LocalCloud, s3_created_event
 from ew_local.sample_documents import docx_bytes, eml_bytes, encrypted_pdf, example_inbox, text_pdf
+from ew_local.slack_payloads import button_click
+from opskit.slack import SlackGateway
 from opskit.state import StateTable
 
 INTAKE = "C04INTAKE1"
@@ -357,3 +361,97 @@ def test_bedrock_s_owner_guess_is_kept_only_if_the_registry_names_that_person(
     words = card_words(cards(cloud)[0])
     assert "read by bedrock" in words and "*Expiry date:* 2027-01-31" in words
     assert f"*Owner (Slack user ID or email):* {owner}" in words
+
+
+# -- killed around its writes, then Lambda's retries (DESIGN.md §9) -----------------------------------
+
+LAMBDA_RETRIES = (timedelta(minutes=1), timedelta(minutes=3))  # after a failed asynchronous invocation
+
+
+def retried_by_lambda(cloud: LocalCloud, key: str, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """S3's event for `key` again, as Lambda retries it: each retry's outcome, "busy" for one that
+    failed because the dead attempt's claim still held (Lambda then tries again later)."""
+    from opskit.state import Busy
+
+    event = s3_created_event(NAMES["EW_RAW_MIME_BUCKET"], key, 10)
+    seen = []
+    for delay in LAMBDA_RETRIES:
+        with later(monkeypatch, delay):
+            try:
+                seen.append(cloud.intake(event)["mails"][0]["outcome"])
+                return seen
+            except Busy:
+                seen.append("busy")
+    return seen
+
+
+def forward_killed(cloud: LocalCloud, key: str) -> None:
+    with pytest.raises(InvocationKilled):
+        cloud.forward_mail(mail(), key)
+
+
+@pytest.mark.parametrize(
+    ("service", "operation", "when", "retries"),
+    [
+        ("dynamodb", "PutItem", "before", ["proposed"]),  # before the mail's claim
+        ("dynamodb", "PutItem", "after", ["busy", "proposed"]),  # after it: its lease (90 s) must pass
+        ("s3", "PutObject", "before", ["busy", "proposed"]),  # before copying the attachment
+        ("s3", "PutObject", "after", ["busy", "proposed"]),  # after copying it
+    ],
+)
+def test_killed_before_its_card_the_mail_is_proposed_once_by_lambdas_retry(
+    cloud: LocalCloud,
+    monkeypatch: pytest.MonkeyPatch,
+    service: str,
+    operation: str,
+    when: str,
+    retries: list[str],
+) -> None:
+    state = NAMES["EW_STATE_TABLE"]
+    match = (
+        writes_to(state)
+        if service == "dynamodb"
+        else lambda params: params.get("Bucket") != NAMES["EW_RAW_MIME_BUCKET"]
+    )
+    with killed_around(service, operation, when, match=match) as killed:
+        forward_killed(cloud, "inbound/killed")
+    assert killed and cards(cloud) == []
+    assert retried_by_lambda(cloud, "inbound/killed", monkeypatch) == retries
+    [card] = cards(cloud)
+    assert "*Expiry date:* 2027-01-31" in card_words(card)
+    assert cloud.forward_mail(mail(), "inbound/again")["mails"][0]["outcome"] == "duplicate"
+    assert len(cards(cloud)) == 1
+
+
+def test_killed_after_its_card_was_recorded_the_retry_posts_nothing(
+    cloud: LocalCloud, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_put = StateTable.put
+
+    def put_then_die(self: StateTable, pk: str, *args: Any, **kwargs: Any) -> None:
+        real_put(self, pk, *args, **kwargs)
+        if pk == "mail":  # the mail's outcome, recorded after its card
+            kill()
+
+    monkeypatch.setattr(StateTable, "put", put_then_die)
+    forward_killed(cloud, "inbound/killed")
+    monkeypatch.setattr(StateTable, "put", real_put)
+    assert retried_by_lambda(cloud, "inbound/killed", monkeypatch) == ["duplicate"]
+    assert len(cards(cloud)) == 1
+
+
+def test_killed_between_posting_its_card_and_recording_it_the_retry_posts_it_again_but_it_adds_one_row(
+    cloud: LocalCloud, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The documented exception (README, intake-parser): Slack's post and its record cannot be one write,
+    so a death in between shows the card twice. Both are the same proposal, decided once."""
+    with killed_in(SlackGateway, "post", "after"):
+        forward_killed(cloud, "inbound/killed")
+    assert retried_by_lambda(cloud, "inbound/killed", monkeypatch) == ["busy", "proposed"]
+    first, second = cards(cloud)
+    assert first["blocks"][-1] == second["blocks"][-1]  # the same buttons: the same proposal id
+    for card in (first, second):
+        message = {"channel": INTAKE, "ts": card["ts"], "text": card["text"], "blocks": card["blocks"]}
+        cloud.slack_click(button_click(message, "proposal_approve", "U04OPS0001"))
+    header, *rows = cloud.sheet_rows()
+    assert [row[header.index("item")] for row in rows].count("Cleaning contract") == 1

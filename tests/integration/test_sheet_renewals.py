@@ -9,10 +9,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from crashes import killed_around, killed_at_write, killed_in
 
 from ew import runtime
 from ew.audit import AuditLog
-from ew_local.cloud import RULES_DOC_ID, SHEET_ID, SHEET_TAB, LocalCloud
+from ew_local.cloud import RULES_DOC_ID, SHEET_ID, SHEET_TAB, InvocationKilled, LocalCloud
+from opskit.slack import SlackGateway
 
 ADMIN, ADMIN_SLACK = "ops@acme.example", "U04OPS0001"
 SHEET = (
@@ -204,3 +206,30 @@ def test_death_after_a_fixed_doc_is_written_still_tells_the_admin_it_is_fixed(cl
     assert report["written"] == [] and cloud.versions("rules.txt") == 2
     told = [m["text"] for m in cloud.slack.messages() if m["channel"] == ADMIN_SLACK]
     assert told[1:] == ["The rules doc reads cleanly again and is now in force."]
+
+
+@pytest.mark.parametrize(
+    "kill_it",
+    [
+        lambda: killed_in(SlackGateway, "update", "after"),
+        lambda: killed_around(
+            "dynamodb", "BatchWriteItem", "after", match=lambda p: "ew-pings-archive" in p["RequestItems"]
+        ),
+        lambda: killed_at_write("ew-audit", "before"),
+        lambda: killed_at_write("ew-audit", "after"),
+    ],
+    ids=["after the card update", "after the archive copy", "before the audit row", "after the audit row"],
+)
+def test_death_while_closing_a_renewed_chain_is_finished_by_the_next_run_once(
+    cloud: LocalCloud, kill_it: Callable[[], Any]
+) -> None:
+    where = card(cloud)
+    set_expiry(cloud, "A-2", "1 Jan 2028")
+    with kill_it(), pytest.raises(InvocationKilled):
+        cloud.drive_sync()
+    cloud.drive_sync()
+    cloud.drive_sync()
+    assert current(cloud, where)["text"].startswith(":white_check_mark: Renewed in the sheet")
+    assert cloud.store.chain_pings("A-2") == [] and len(archived(cloud, "A-2")) == 1
+    entries = [e for e in AuditLog(cloud.dynamodb, "ew-audit").for_item("A-2") if e.action == "sheet_renewal"]
+    assert len(entries) == 1 and entries[0].after == {"expiry_date": "2028-01-01"}

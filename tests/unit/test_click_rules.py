@@ -19,6 +19,7 @@ TODAY = date(2026, 11, 24)
         ("renew", "2026-11-24", "The new expiry date must be after today (24 Nov 2026)."),
         ("snooze", "2026-01-01", "The snooze date must be after today (24 Nov 2026)."),
         ("snooze", "soon", "soon is not a date."),
+        ("renew", "x" * 5000, "x" * 40 + "… is not a date."),
     ],
 )
 def test_modal_dates_are_checked_in_plain_words(action: str, text: str | None, error: str) -> None:

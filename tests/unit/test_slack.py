@@ -1,3 +1,5 @@
+import hashlib
+import hmac
 import socket
 import time
 import traceback
@@ -10,6 +12,7 @@ from slack_sdk.http_retry.builtin_interval_calculators import FixedValueRetryInt
 
 from ew_local.fake_slack import FakeSlack
 from opskit import slack as slack_module
+from opskit.http_answer import Refused
 from opskit.slack import (
     MAX_RETRIES,
     PostedMessage,
@@ -19,6 +22,7 @@ from opskit.slack import (
     context,
     make_client,
     text_section,
+    verify_request,
 )
 
 TOKEN = "xoxb-secret-123"
@@ -186,6 +190,32 @@ def test_a_slow_answer_is_a_timeout(fake, sleeps):
     assert (error.code, str(error)) == ("timeout", "Slack chat.postMessage failed: no answer within 1 s")
 
 
+# -- a quick client: for a request someone waits on (a click: Slack's 3 s) -----------------------------
+
+
+def _quick(url: str) -> SlackGateway:
+    return SlackGateway(make_client(TOKEN, base_url=url, timeout=2, quick=True))
+
+
+def test_a_quick_client_never_waits_for_a_retry_after(fake, sleeps):
+    fake.rate_limit("chat.update", retry_after=3)
+    assert _unavailable(lambda: _quick(fake.url).update("C0OPS", "1.1", "y", [])).code == "http_429"
+    assert (len(fake.calls("chat.update")), sleeps) == (1, [])
+
+
+@pytest.mark.parametrize("status", [500, 503])
+def test_a_quick_client_does_not_retry_a_5xx(fake, sleeps, status):
+    fake.fail("views.open", status=status)
+    assert _unavailable(lambda: _quick(fake.url).open_view("T1", {})).code == f"http_{status}"
+    assert (len(fake.calls("views.open")), sleeps) == (1, [])
+
+
+def test_a_quick_client_tries_a_refused_connection_once_more_at_once(sleeps):
+    started = time.monotonic()
+    assert _unavailable(lambda: _quick(_free_port_url()).update("C0OPS", "1.1", "y", [])).code == "connection"
+    assert sleeps == [0] and time.monotonic() - started < 1
+
+
 def test_the_token_is_kept_out_even_when_the_original_error_quotes_it(fake):
     token = "xoxb-secret-123\nnext-line"  # a secret pasted with a line break: an invalid header value
     gateway = SlackGateway(make_client(token, base_url=fake.url))
@@ -206,3 +236,74 @@ def test_block_helpers_build_block_kit_dicts():
         ("go", "Go", "v1", None),
         ("stop", "Stop", "v2", "danger"),
     ]
+
+
+# -- verify_request: anything Slack did not sign is a 401, never a crash ------------------------------
+
+SECRET = "local-signing-secret"
+NOW = 1_800_000_000
+
+
+def _signed(body: bytes, timestamp: str) -> str:
+    base = f"v0:{timestamp}:".encode() + body
+    return "v0=" + hmac.new(SECRET.encode(), base, hashlib.sha256).hexdigest()
+
+
+def _refusal(body: bytes, headers: dict[str, str]) -> tuple[int, str]:
+    with pytest.raises(Refused) as refused:
+        verify_request(body, headers, SECRET, NOW)
+    return refused.value.status, refused.value.reason
+
+
+def test_a_request_slack_signed_now_passes():
+    body = b"payload=%7B%7D"
+    headers = {"x-slack-request-timestamp": str(NOW), "x-slack-signature": _signed(body, str(NOW))}
+    verify_request(body, headers, SECRET, NOW)
+
+
+@pytest.mark.parametrize(
+    "timestamp",
+    ["\u00b2", "-5", "1.5", f" {NOW}", "9" * 400, f"{NOW},{NOW}", "\u0661\u0662\u0663", "0x10", "1e9"],
+)
+def test_a_timestamp_that_is_not_unix_seconds_is_refused_as_such(timestamp):
+    body = b"payload=%7B%7D"
+    headers = {"x-slack-request-timestamp": timestamp, "x-slack-signature": _signed(body, timestamp)}
+    assert _refusal(body, headers) == (401, "bad timestamp")
+
+
+@pytest.mark.parametrize("offset", [-301, 301])
+def test_a_timestamp_outside_five_minutes_either_way_is_stale(offset):
+    body, timestamp = b"payload=%7B%7D", str(NOW + offset)
+    headers = {"x-slack-request-timestamp": timestamp, "x-slack-signature": _signed(body, timestamp)}
+    assert _refusal(body, headers) == (401, "stale timestamp")
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"x-slack-request-timestamp": str(NOW)},
+        {"x-slack-signature": "v0=ab"},
+        {"x-slack-request-timestamp": str(NOW), "x-slack-signature": ""},
+    ],
+)
+def test_a_missing_header_is_a_missing_signature(headers):
+    assert _refusal(b"payload=%7B%7D", headers) == (401, "missing signature")
+
+
+def test_a_signature_with_non_ascii_characters_is_a_bad_signature():
+    headers = {"x-slack-request-timestamp": str(NOW), "x-slack-signature": "v0=\u00e9"}
+    assert _refusal(b"payload=%7B%7D", headers) == (401, "bad signature")
+
+
+def test_a_body_that_is_not_utf8_is_a_bad_signature_even_when_its_hmac_matches():
+    body = b"\xff\xfe payload"
+    headers = {"x-slack-request-timestamp": str(NOW), "x-slack-signature": _signed(body, str(NOW))}
+    assert _refusal(body, headers) == (401, "bad signature")
+
+
+def test_two_signature_headers_joined_by_the_function_url_are_a_bad_signature():
+    body = b"payload=%7B%7D"
+    good = _signed(body, str(NOW))
+    headers = {"x-slack-request-timestamp": str(NOW), "x-slack-signature": f"{good},{good}"}
+    assert _refusal(body, headers) == (401, "bad signature")

@@ -95,3 +95,20 @@ def test_a_crash_inside_holding_leaves_the_lease_to_run_out(state: StateTable) -
 def test_rows_from_before_leases_read_as_done(state: StateTable) -> None:
     state.put("link#abc", "used", {"a": "renew"}, NOW)
     assert state.claim("link#abc", "used", {}, NOW, lease=LEASE) == Done(NOW, {"a": "renew"})
+
+
+def test_a_note_made_while_holding_is_what_a_takeover_sees_and_what_completes(state: StateTable) -> None:
+    held = state.claim("append#p1", "row", {"by": "U1"}, NOW, lease=LEASE)
+    assert isinstance(held, Held)
+    state.note(held, {"item_id": "ACME-021"})  # chosen before the append, which cannot be taken back
+    # The holder dies; the retry after its lease takes over what it chose, and completes it.
+    later = NOW + LEASE + timedelta(seconds=1)
+    retry = state.claim("append#p1", "row", {"by": "U2"}, later, lease=LEASE)
+    assert isinstance(retry, Held) and retry.taken_over
+    assert retry.data == {"by": "U1", "item_id": "ACME-021"}
+    # The dead holder cannot note over the attempt that took over.
+    with pytest.raises(Busy):
+        state.note(held, {"item_id": "ACME-022"})
+    state.note(retry, {"row": 22})
+    state.complete(retry)
+    assert state.get("append#p1", "row") == Done(NOW, {"by": "U1", "item_id": "ACME-021", "row": 22})

@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 
 SHEET_TASK = "sheet_renewal"  # the asynchronous write-back of a renewal
 APPEND_TASK = "sheet_append"  # the asynchronous append of an approved proposal
+CARD_TASK = "card_update"  # a card update Slack refused for the moment, tried again asynchronously
 
 
 @dataclass
@@ -104,9 +105,9 @@ def act(
         "n": ref.chain_index,
     }
     with recording():
-        claimed = deps.state.claim(
-            f"act#{ref.item_id}#{ref.cycle_expiry.isoformat()}", sk, record, now, lease=CLAIM_LEASE
-        )
+        if action != RENEW and (renewal := renewed(deps, ref)) is not None:
+            return Acted(False, renewal)  # a stale card of a closed cycle: nothing more to record
+        claimed = deps.state.claim(_cycle_key(ref), sk, record, now, lease=CLAIM_LEASE)
         if isinstance(claimed, Done):
             return Acted(False, _line(claimed.data))
         with deps.state.holding(claimed):
@@ -115,6 +116,18 @@ def act(
             # keyed by that time are written once however many attempts get this far.
             _record(deps, ref, claimed.data, claimed.at)
     return Acted(True, _line(claimed.data))
+
+
+def renewed(deps: AckDeps, ref: PingRef) -> str | None:
+    """Who renewed this ping's cycle, as the card says it, or None while it is open. A renewal closes
+    the cycle: an Ack only or a Snooze clicked later on one of its stale cards (an earlier reminder, the
+    escalation in someone else's DM) is answered with it and records nothing."""
+    done = deps.state.get(_cycle_key(ref), RENEW)
+    return _line(done.data) if done is not None else None
+
+
+def _cycle_key(ref: PingRef) -> str:
+    return f"act#{ref.item_id}#{ref.cycle_expiry.isoformat()}"
 
 
 def _record(deps: AckDeps, ref: PingRef, record: Mapping[str, Any], at: datetime) -> None:
@@ -188,7 +201,9 @@ def modal_errors(errors: Mapping[str, str]) -> HttpAnswer:
 
 
 def mark_answered(deps: AckDeps, channel: str, ts: str, message: dict[str, Any] | None, line: str) -> None:
-    """Replace the buttons with who did what. A failure here loses nothing: the ack is recorded."""
+    """Replace the buttons with who did what. A failure here loses nothing: the ack is recorded. The
+    click's Slack client does not wait for a retry (Slack's 3 s), so an update Slack refused for the
+    moment (rate limited, a 5xx, no answer) is tried again in an asynchronous invocation, which may."""
     if deps.slack is None or not channel or not ts:
         return
     blocks = (message or {}).get("blocks")
@@ -197,3 +212,25 @@ def mark_answered(deps: AckDeps, channel: str, ts: str, message: dict[str, Any] 
         deps.slack.update(channel, ts, line, updated)
     except SlackUnavailable as exc:
         log.warning("could not update the message after a click: %s", exc)
+        if not _for_now(exc):
+            return
+        try:
+            deps.defer({"task": CARD_TASK, "channel": channel, "ts": ts, "text": line, "blocks": updated})
+        except Exception as deferred:  # the answer stands; only the card keeps its buttons
+            log.warning("could not queue the card update: %s", deferred)
+
+
+def _for_now(error: SlackUnavailable) -> bool:
+    """Whether Slack may well do it a little later: a timeout, no connection, a 429 or a 5xx."""
+    return error.code in ("timeout", "connection", "http_429", "ratelimited") or error.code.startswith(
+        "http_5"
+    )
+
+
+def update_card(task: Mapping[str, Any], slack: SlackGateway | None) -> str:
+    """The asynchronous retry of a card update (CARD_TASK). Raises SlackUnavailable when Slack still
+    refuses, so Lambda tries again (twice); the same update twice shows the same card."""
+    if slack is None:
+        return "skipped: Slack is off"
+    slack.update(str(task["channel"]), str(task["ts"]), str(task["text"]), list(task["blocks"]))
+    return "updated"

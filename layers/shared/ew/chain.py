@@ -28,6 +28,11 @@ ACK_ONLY = "ack_only"
 SNOOZE = "snooze"
 RENEW = "renew"
 ACTIONS = (ACK_ONLY, SNOOZE, RENEW)
+# A ping reference read back from a click names an item and a chain index that are DynamoDB keys: an id
+# too long to be a key (2,048 bytes at most, with the prefixes the stores add) or an index no chain
+# reaches cannot be one of ours.
+MAX_ID_BYTES = 1024
+MAX_CHAIN_INDEX = 9999  # the archive's chain_key writes it in four digits
 
 
 @dataclass(frozen=True)
@@ -58,7 +63,9 @@ class PingRef:
         """Raises ValueError (or KeyError, TypeError) for anything that is not such a reference."""
         data = json.loads(value)
         item_id, index = data["i"], data["n"]
-        if not isinstance(item_id, str) or not item_id or not isinstance(index, int) or index < 0:
+        if not isinstance(item_id, str) or not item_id or len(item_id.encode()) > MAX_ID_BYTES:
+            raise ValueError("not a ping reference")
+        if not isinstance(index, int) or isinstance(index, bool) or not 0 <= index <= MAX_CHAIN_INDEX:
             raise ValueError("not a ping reference")
         return cls(item_id, date.fromisoformat(data["c"]), index)
 

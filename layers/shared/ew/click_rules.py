@@ -106,7 +106,8 @@ def check_date(action: str, text: str | None, today: date) -> tuple[date | None,
     try:
         picked = date.fromisoformat(text)
     except ValueError:
-        return None, f"{text} is not a date."
+        shown = text if len(text) <= 40 else text[:40] + "…"  # typed text, shown back: kept short
+        return None, f"{shown} is not a date."
     if picked <= today:
         what = "The new expiry date" if action == RENEW else "The snooze date"
         return None, f"{what} must be after today ({human_date(today)})."

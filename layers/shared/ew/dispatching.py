@@ -156,14 +156,19 @@ def dispatch(event: dict[str, Any], deps: DispatchDeps) -> Outcome:
     outcome = Outcome(SENT, move.item_id, move.move, move.recipient, planned, plan.send_at, plan.reason)
 
     if plan.deferred:
-        if not deps.store.claim(ping, plan.send_at, planned, SCHEDULED, lease=deps.lease, timezone=zone):
+        # Claimed as "sending" (a lease) until the schedule exists, then "scheduled": an attempt killed
+        # in between leaves a lease that Lambda's retry takes over to create the schedule, where a
+        # "scheduled" row with no schedule behind it would make that retry a duplicate and the alert
+        # would never go. Creating the schedule again is harmless (its name is the ping's).
+        if not deps.store.claim(ping, plan.send_at, planned, "sending", lease=deps.lease, timezone=zone):
             return _duplicate(outcome)
         try:
             _schedule(request, plan.send_at, deps)
         except Exception:
             # No schedule, no delivery: give the claim back so the retry schedules it again.
-            deps.store.release(move.item_id, move.chain_index, status=SCHEDULED)
+            deps.store.release(move.item_id, move.chain_index)
             raise
+        deps.store.mark_scheduled(move.item_id, move.chain_index)
         return _with(outcome, status=SCHEDULED)
 
     if not deps.store.claim(ping, plan.send_at, planned, "sending", lease=deps.lease, timezone=zone):

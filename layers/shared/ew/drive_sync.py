@@ -114,7 +114,7 @@ def run_sync(deps: DriveSyncDeps, now: datetime) -> SyncReport:
             _in_force(deps, report, checked)
 
     if registry is not None:
-        _close_renewed_chains(deps, registry, report, now)
+        _close_renewed_chains(deps, registry, report)
     report.told = list(deps.notices.said)
     return report
 
@@ -244,7 +244,7 @@ def _record_renewals(deps: DriveSyncDeps, registry: Registry) -> None:
             deps.state.put(RENEWAL_PK, item.item_id, data_row, now)
 
 
-def _close_renewed_chains(deps: DriveSyncDeps, registry: Registry, report: SyncReport, now: datetime) -> None:
+def _close_renewed_chains(deps: DriveSyncDeps, registry: Registry, report: SyncReport) -> None:
     """Every recorded renewal that the registry in force still shows: update the open cards, archive
     the chain, clear the record. A renewal the sheet took back meanwhile is dropped."""
     pending = deps.state.rows(RENEWAL_PK)
@@ -260,9 +260,11 @@ def _close_renewed_chains(deps: DriveSyncDeps, registry: Registry, report: SyncR
             deps.state.forget(RENEWAL_PK, item_id)
             continue
         if _close_chain(deps, old, item, voice, report):
+            # At the time the renewal was recorded, not now: a run that died after this row and before
+            # the forget below is finished by the next one, which then writes this same row again.
             deps.audit.record(
                 item_id, "sheet_renewal", BY, {"expiry_date": old.expiry_date},
-                {"expiry_date": item.expiry_date}, now,
+                {"expiry_date": item.expiry_date}, record.at,
             )  # fmt: skip
             deps.state.forget(RENEWAL_PK, item_id)
             report.renewals += 1

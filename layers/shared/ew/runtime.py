@@ -134,7 +134,9 @@ def use_client(service: str, stand_in: Any | None) -> None:
         _STAND_INS[service] = stand_in
 
 
-def slack(timeout: int = 5) -> SlackGateway | None:
+def slack(timeout: int = 5, *, quick: bool = False) -> SlackGateway | None:
+    """The Slack gateway, or None without a bot token. `quick`: for a request someone is waiting on
+    (Slack's 3 s for a click): one try per call, no waiting on a 429 or a 5xx (opskit.slack.make_client)."""
     try:
         token = secret(env("EW_SLACK_TOKEN_SECRET", "ew/slack/bot-token"))
     except config.ConfigError as exc:
@@ -143,17 +145,17 @@ def slack(timeout: int = 5) -> SlackGateway | None:
         log.error("Slack is off: %s", exc)
         return None
     base_url = os.environ.get("EW_SLACK_API_URL") or None
-    key = (token, base_url, timeout)
+    key = (token, base_url, timeout, quick)
     if key not in _SLACK:
         # A rotated token gets new clients (the old token's are dropped); the same token keeps its
-        # clients, one per timeout (ack-handler uses a short one for clicks, the default for its tasks).
+        # clients, one per kind (ack-handler uses a short, quick one for clicks, the default for its tasks).
         for old in [k for k in _SLACK if k[:2] != (token, base_url)]:
             del _SLACK[old]
-        _SLACK[key] = SlackGateway(make_client(token, base_url=base_url, timeout=timeout))
+        _SLACK[key] = SlackGateway(make_client(token, base_url=base_url, timeout=timeout, quick=quick))
     return _SLACK[key]
 
 
-_SLACK: dict[tuple[str, str | None, int], SlackGateway] = {}
+_SLACK: dict[tuple[str, str | None, int, bool], SlackGateway] = {}
 
 
 def link_secret() -> bytes | None:

@@ -27,6 +27,7 @@ from ew.answers import (
     modal_errors,
     ping_known,
     recording,
+    renewed,
 )
 from ew.chain import ACK_ONLY, ACTIONS, RENEW, SNOOZE
 from ew.items import DEFAULT_TERM, add_term
@@ -76,6 +77,8 @@ def _block_action(payload: dict[str, Any], deps: AckDeps, request: str, retried:
         if action_id == ACK_ONLY:
             acted = act(deps, ref, ACK_ONLY, user, None, seen.timezone)
             mark_answered(deps, channel, ts, message, acted.line)
+        elif (renewal := renewed(deps, ref)) is not None:  # no modal to fill in for a closed cycle
+            mark_answered(deps, channel, ts, message, renewal)
         elif not retried:  # a retry's trigger_id has expired (3 s): the first delivery opened the modal
             today = deps.today(seen.timezone)
             initial = date.fromisoformat(renew_default) if action_id == RENEW and renew_default else None

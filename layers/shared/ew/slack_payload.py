@@ -4,6 +4,7 @@ never index into a bad shape: ack-handler turns every Malformed into its answer 
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from typing import Any
 from urllib.parse import parse_qs
@@ -22,6 +23,8 @@ def parse(body: bytes) -> dict[str, Any]:
         raise Malformed("the body is not UTF-8 text") from None
     if "payload" not in fields:
         raise Malformed("expected a Slack interactivity payload (a payload= form field)")
+    if len(fields["payload"]) > 1:  # Slack sends one; which of two to believe is not ours to guess
+        raise Malformed("the body has more than one payload field")
     return json_object(fields["payload"][0], "the payload")
 
 
@@ -84,10 +87,17 @@ def proposal_metadata(submitted: dict[str, Any]) -> tuple[str, str, str]:
     """(proposal id, channel, ts) from the proposal editor's private_metadata."""
     data = json_object(submitted.get("private_metadata"), "the view's private_metadata")
     fields = [data.get(name) for name in ("id", "channel", "ts")]
-    if not all(isinstance(f, str) for f in fields) or not fields[0]:
+    if not all(isinstance(f, str) for f in fields) or not _PROPOSAL_ID.fullmatch(str(fields[0])):
         raise Malformed("the view's private_metadata is not one this app wrote")
     return str(fields[0]), str(fields[1]), str(fields[2])
 
 
+# Proposal ids are ours: a hash or a UUID cut short (ew.proposals, ew.calendar_plan, ew.intake).
+_PROPOSAL_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
 def proposal_id(clicked: dict[str, Any]) -> str:
-    return text(clicked, "value", "the button")
+    value = text(clicked, "value", "the button")
+    if not _PROPOSAL_ID.fullmatch(value):
+        raise Malformed("the button value does not name a proposal")
+    return value

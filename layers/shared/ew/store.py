@@ -18,10 +18,11 @@ tick does it on its first run after an upgrade (the table then lacks its "built"
 
 Delivery is at least once (§9), so a ping is *claimed* with a conditional write before it is sent:
 
-    claim(status="sending")  -> send -> mark_sent          (immediate)
-                                     -> release            (failed: a retry may claim again)
-    claim(status="scheduled") ... start_deferred -> send -> mark_sent
-                                                        -> return_to_scheduled (failed)
+    claim(status="sending") -> send -> mark_sent                  (immediate)
+                                    -> release                    (failed: a retry may claim again)
+    claim(status="sending") -> create the schedule -> mark_scheduled        (deferred; failed: release)
+        ... the schedule fires: start_deferred -> send -> mark_sent
+                                                       -> return_to_scheduled (failed)
 
 A "sending" claim is a lease (`lease_until`): while its holder may still be alive, a duplicate raises
 `ClaimHeld` (retryable: Lambda tries again later); once the lease has passed the holder is certainly
@@ -383,6 +384,11 @@ class ChainStore:
         }
         head = _head_update(self.heads_table, item_id, cycle, remove=[f"p{chain_index}"])
         self._transact([{"Delete": delete}, {"Update": head}])  # False: changed meanwhile, left alone
+
+    def mark_scheduled(self, item_id: str, chain_index: int) -> None:
+        """The deferral's schedule exists: the "sending" claim taken while creating it becomes
+        "scheduled" (no lease: it waits for its schedule, which starts it with start_deferred)."""
+        self.return_to_scheduled(item_id, chain_index)
 
     def return_to_scheduled(self, item_id: str, chain_index: int) -> None:
         """A failed deferred send: back to "scheduled" (only if still "sending") so the scheduler's

@@ -5,13 +5,20 @@ A renewal writes the new expiry and `last_renewed` (if the sheet has that option
 row found by `item_id` just before writing; a row whose expiry changed since the click is left alone,
 the person who clicked is told, and the audit trail says why. An approved proposal is appended with
 the next item_id.
+
+Lambda retries a failed or killed asynchronous invocation, and a click taken over after a crash may
+queue its task twice, so each task is claimed in the state table (a lease, as clicks are) and does its
+work once: one sheet write or one appended row, one audit row (keyed by the claim's time), however
+many times it runs. The item_id an append chooses is noted in the claim before the row goes in, so an
+attempt killed after appending is finished by the retry, which finds that row instead of adding
+another.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from datetime import date
+from datetime import date, timedelta
 from typing import Any, Protocol
 
 from ew.audit import AuditLog
@@ -21,6 +28,7 @@ from ew.proposals import Proposal, card, decision_line, next_item_id
 from opskit.dates import human_date
 from opskit.sheets import RowChanged, RowNotFound, SheetsError
 from opskit.slack import SlackGateway, SlackUnavailable
+from opskit.state import Done, StateTable
 from opskit.table import normalise_column
 
 log = logging.getLogger(__name__)
@@ -29,6 +37,9 @@ log = logging.getLogger(__name__)
 # Columns a renewal writes when the sheet has them (DESIGN.md §5: `last_renewed` is optional). A sheet
 # without one is not an error: the write-back skips it and the audit row says so.
 OPTIONAL_COLUMNS = ("last_renewed",)
+# ack-handler times out after 15 s (template.yaml) and Lambda's first retry of an asynchronous
+# invocation comes about a minute later: a claim still held after this long belongs to a dead attempt.
+TASK_LEASE = timedelta(seconds=30)
 
 
 class Sheet(Protocol):
@@ -44,26 +55,37 @@ def write_renewal(
     sheet: Sheet,
     audit: AuditLog,
     slack: SlackGateway | None,
+    state: StateTable,
     clock: Callable[[], Any],
 ) -> str:
-    """Returns "written" or "refused"; a Google failure raises (the async invoke retries, then DLQ)."""
+    """Returns "written" or "refused" (also when run again after it was done); a Google failure
+    raises (the async invoke retries, then DLQ)."""
     item_id, by = task["item_id"], task.get("by", "")
     old, new = date.fromisoformat(task["old_expiry"]), date.fromisoformat(task["new_expiry"])
-    wanted = {"expiry_date": new.isoformat(), "last_renewed": task["renewed_on"]}
-    present = {normalise_column(name) for name in sheet.header()}
-    skipped = [name for name in OPTIONAL_COLUMNS if normalise_column(name) not in present]
-    changes = {name: value for name, value in wanted.items() if name not in skipped}
-    try:
-        row = sheet.update_if_unchanged("item_id", item_id, {"expiry_date": old.isoformat()}, changes)
-    except (RowChanged, RowNotFound) as exc:
-        audit.record(item_id, "sheet_write_refused", by, {"expiry_date": old}, {"reason": str(exc)}, clock())
-        _tell(slack, by, f"I could not write the renewal of {item_id} (new expiry {human_date(new)}) to the "
-                         f"sheet: {exc}. Please update the row by hand.")  # fmt: skip
-        return "refused"
-    after: dict[str, Any] = {**changes, "row": row}
-    if skipped:
-        after["not_in_sheet"] = skipped  # as an approved proposal's append says it
-    audit.record(item_id, "sheet_write", by, {"expiry_date": old}, after, clock())
+    # A renewal is once per cycle, so the cycle names its write-back.
+    claimed = state.claim(f"sheet#{item_id}#{old.isoformat()}", "renewal", {}, clock(), lease=TASK_LEASE)
+    if isinstance(claimed, Done):
+        return str(claimed.data.get("result", "written"))
+    with state.holding(claimed):
+        wanted = {"expiry_date": new.isoformat(), "last_renewed": task["renewed_on"]}
+        present = {normalise_column(name) for name in sheet.header()}
+        skipped = [name for name in OPTIONAL_COLUMNS if normalise_column(name) not in present]
+        changes = {name: value for name, value in wanted.items() if name not in skipped}
+        try:
+            # A retry after a write that went through finds the new values there: nothing is written.
+            row = sheet.update_if_unchanged("item_id", item_id, {"expiry_date": old.isoformat()}, changes)
+        except (RowChanged, RowNotFound) as exc:
+            before, reason = {"expiry_date": old}, {"reason": str(exc)}
+            audit.record(item_id, "sheet_write_refused", by, before, reason, claimed.at)
+            _tell(slack, by, f"I could not write the renewal of {item_id} (new expiry {human_date(new)}) to "
+                             f"the sheet: {exc}. Please update the row by hand.")  # fmt: skip
+            state.note(claimed, {"result": "refused"})
+            return "refused"
+        after: dict[str, Any] = {**changes, "row": row}
+        if skipped:
+            after["not_in_sheet"] = skipped  # as an approved proposal's append says it
+        audit.record(item_id, "sheet_write", by, {"expiry_date": old}, after, claimed.at)
+        state.note(claimed, {"result": "written"})
     return "written"
 
 
@@ -80,6 +102,8 @@ def _tell(slack: SlackGateway | None, user: str, text: str) -> None:
 class Table(Sheet, Protocol):
     def read(self) -> tuple[list[str], list[list[str]]]: ...
 
+    def find_row(self, key_column: str, key: str) -> tuple[int, dict[str, str]]: ...
+
     def append(self, row: Mapping[str, str]) -> int: ...
 
 
@@ -88,27 +112,50 @@ def append_approved(
     sheet: Table,
     audit: AuditLog,
     slack: SlackGateway | None,
+    state: StateTable,
     clock: Callable[[], Any],
 ) -> str:
-    """Append an approved proposal with the next item_id in the sheet's numbering; returns that id."""
-    header, rows = sheet.read()
-    keys = [normalise_column(h) for h in header]
-    if normalise_column("item_id") not in keys:
-        raise SheetsError("the sheet has no item_id column: cannot add the approved row")
-    id_column = keys.index(normalise_column("item_id"))
-    item_id = next_item_id([row[id_column] for row in rows if len(row) > id_column and row[id_column]])
-    fields = {
-        name: value for name, value in task["fields"].items() if normalise_column(name) in keys and value
-    }
-    dropped = sorted(set(task["fields"]) - set(fields) - {n for n, v in task["fields"].items() if not v})
-    number = sheet.append({"item_id": item_id, **fields})
-    after = {**fields, "row": number, "proposal": task["proposal_id"], "not_in_sheet": dropped}
-    audit.record(item_id, "sheet_append", task.get("by", ""), {}, after, clock())
-    line = decision_line(
-        task["decision"], task.get("by", ""), clock(), f": added to the sheet as {item_id} (row {number})"
-    )
-    _update_card(slack, task, line)
+    """Append an approved proposal with the next item_id in the sheet's numbering, once however often
+    the task runs; returns that id."""
+    claimed = state.claim(f"append#{task['proposal_id']}", "row", {}, clock(), lease=TASK_LEASE)
+    if isinstance(claimed, Done):
+        return str(claimed.data.get("item_id", ""))
+    with state.holding(claimed):
+        header, rows = sheet.read()
+        keys = [normalise_column(h) for h in header]
+        if normalise_column("item_id") not in keys:
+            raise SheetsError("the sheet has no item_id column: cannot add the approved row")
+        id_column = keys.index(normalise_column("item_id"))
+        ids = [row[id_column] for row in rows if len(row) > id_column and row[id_column]]
+        fields = {
+            name: value for name, value in task["fields"].items() if normalise_column(name) in keys and value
+        }
+        dropped = sorted(set(task["fields"]) - set(fields) - {n for n, v in task["fields"].items() if not v})
+        item_id = str(claimed.data.get("item_id") or "")
+        number = _appended_before(sheet, item_id, fields) if item_id in ids else None
+        if number is None:  # not appended yet (or the id a dead attempt chose went to another row)
+            if not item_id or item_id in ids:
+                item_id = next_item_id(ids)
+                state.note(claimed, {"item_id": item_id})  # before the row goes in: see the docstring
+            number = sheet.append({"item_id": item_id, **fields})
+        after = {**fields, "row": number, "proposal": task["proposal_id"], "not_in_sheet": dropped}
+        audit.record(item_id, "sheet_append", task.get("by", ""), {}, after, claimed.at)
+        line = decision_line(
+            task["decision"],
+            task.get("by", ""),
+            claimed.at,
+            f": added to the sheet as {item_id} (row {number})",
+        )
+        _update_card(slack, task, line)
     return item_id
+
+
+def _appended_before(sheet: Table, item_id: str, fields: Mapping[str, str]) -> int | None:
+    """The number of the row an earlier attempt appended under `item_id`, or None when that id's row
+    is someone else's (its item differs from the approved one)."""
+    number, row = sheet.find_row("item_id", item_id)
+    cells = {normalise_column(name): value.strip() for name, value in row.items()}
+    return number if cells.get(normalise_column("item")) == fields.get("item", "").strip() else None
 
 
 def _update_card(slack: SlackGateway | None, task: dict[str, Any], line: str) -> None:

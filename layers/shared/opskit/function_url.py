@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from opskit.http_answer import HttpAnswer, Malformed, Refused
+from opskit.http_answer import HttpAnswer, Malformed, Refused, unrouted
 
 
 @dataclass(frozen=True)
@@ -61,21 +61,22 @@ Route = Callable[[UrlRequest], HttpAnswer]
 
 
 def route(request: UrlRequest, routes: Mapping[tuple[str, str], Route]) -> HttpAnswer:
-    """The answer of the route for the request's method and path: 404 for a path no route has, 405 for
-    a method the path does not take. Refused is left to the caller, which knows how to word it."""
+    """The answer of the route for the request's method and path: 404 for a path no route has, 405 (with
+    `Allow`) for a method the path does not take. Refused is left to the caller, which words it."""
     handler = routes.get((request.method, request.path))
     if handler is not None:
         return handler(request)
-    if any(path == request.path for _, path in routes):
-        return HttpAnswer(405, "method not allowed", "text/plain")
-    return HttpAnswer(404, "not found", "text/plain")
+    methods: dict[str, list[str]] = {}
+    for method, path in routes:
+        methods.setdefault(path, []).append(method)
+    return unrouted(request.method, request.path, methods)
 
 
 def response(answer: HttpAnswer) -> dict[str, Any]:
     """The Function URL response for an answer (a text body, so never base64)."""
     return {
         "statusCode": answer.status,
-        "headers": {"Content-Type": answer.content_type},
+        "headers": {"Content-Type": answer.content_type, **answer.headers},
         "body": answer.body,
         "isBase64Encoded": False,
     }

@@ -3,7 +3,10 @@ Kept apart from any web framework so the logic behind a route is plain code, tes
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+PLAIN = "text/plain; charset=utf-8"
 
 
 @dataclass(frozen=True)
@@ -11,6 +14,7 @@ class HttpAnswer:
     status: int
     body: str = ""
     content_type: str = "application/json"
+    headers: Mapping[str, str] = field(default_factory=dict)
 
 
 class Refused(Exception):
@@ -28,3 +32,13 @@ class Malformed(Refused):
 
     def __init__(self, reason: str):
         super().__init__(400, reason)
+
+
+def unrouted(method: str, path: str, routes: Mapping[str, Sequence[str]]) -> HttpAnswer:
+    """The answer to a request no route takes: 405 with the methods its path takes (`Allow`), or 404
+    for a path nothing serves. One plain line, nothing read or written."""
+    allowed = routes.get(path)
+    if allowed is None:
+        return HttpAnswer(404, "not found", PLAIN)
+    methods = ", ".join(allowed)
+    return HttpAnswer(405, f"method not allowed: {path} takes {methods}", PLAIN, {"Allow": methods})

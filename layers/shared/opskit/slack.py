@@ -3,6 +3,7 @@ Block Kit helpers. Generic on purpose: nothing here knows what the messages are 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from http.client import HTTPException
@@ -16,7 +17,11 @@ from slack_sdk.http_retry.builtin_handlers import (
     RateLimitErrorRetryHandler,
     ServerErrorRetryHandler,
 )
-from slack_sdk.http_retry.builtin_interval_calculators import BackoffRetryIntervalCalculator
+from slack_sdk.http_retry.builtin_interval_calculators import (
+    BackoffRetryIntervalCalculator,
+    FixedValueRetryIntervalCalculator,
+)
+from slack_sdk.http_retry.handler import RetryHandler
 from slack_sdk.http_retry.interval_calculator import RetryIntervalCalculator
 from slack_sdk.http_retry.request import HttpRequest
 from slack_sdk.http_retry.response import HttpResponse
@@ -115,6 +120,25 @@ class _ConnectionRetry(ConnectionErrorRetryHandler):
         return not _posts(request) or isinstance(error, URLError)
 
 
+class _RefusedConnectionRetry(ConnectionErrorRetryHandler):
+    """Retries only a connection refused or reset before the request went out (urllib wraps those in
+    URLError): Slack did nothing, and trying again costs no waiting. Not a connect timeout: that one
+    already cost the whole `timeout`."""
+
+    def _can_retry(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> bool:
+        return response is None and isinstance(error, URLError) and not isinstance(error.reason, TimeoutError)
+
+
+_AT_ONCE = FixedValueRetryIntervalCalculator(0)
+
+
 class _ServerErrorRetry(ServerErrorRetryHandler):
     """Retries 500/503, except for a posting method: Slack may have posted before it failed."""
 
@@ -136,16 +160,24 @@ def make_client(
     base_url: str | None = None,
     timeout: int = 5,
     retry_interval: RetryIntervalCalculator | None = None,
+    *,
+    quick: bool = False,
 ) -> WebClient:
     """A WebClient that retries connection errors, 429s and 500/503s at most MAX_RETRIES times in all,
     waiting `retry_interval` (default RETRY_INTERVAL) before a retry (a 429 waits its Retry-After), but
-    never re-sends a posting method after an answer that may mean it was posted (POSTING_METHODS)."""
+    never re-sends a posting method after an answer that may mean it was posted (POSTING_METHODS).
+
+    `quick`: for a request someone is waiting on (Slack wants a click answered within 3 s), a call
+    costs at most one `timeout`: only a connection that failed before carrying the request is tried
+    again, at once; a 429 or a 5xx fails at once and the caller decides (e.g. retry it later, elsewhere)."""
     interval = retry_interval or RETRY_INTERVAL
-    handlers = [
+    handlers: list[RetryHandler] = [
         _ConnectionRetry(max_retry_count=MAX_RETRIES, interval_calculator=interval),
         _BoundedRateLimitHandler(max_retry_count=MAX_RETRIES),
         _ServerErrorRetry(max_retry_count=MAX_RETRIES, interval_calculator=interval),
     ]
+    if quick:
+        handlers = [_RefusedConnectionRetry(max_retry_count=1, interval_calculator=_AT_ONCE)]
     url = base_url or WebClient.BASE_URL
     if not url.endswith("/"):  # WebClient joins the method name on without a separator
         url += "/"
@@ -227,14 +259,29 @@ def verify_request(body: bytes, headers: Mapping[str, str], signing_secret: str,
         raise Refused(413, "request body too large")
     timestamp = headers.get("x-slack-request-timestamp")
     signature = headers.get("x-slack-signature")
-    if not timestamp or not signature or not timestamp.isdigit():
+    if not timestamp or not signature:
         raise Refused(401, "missing signature")
+    # Slack sends Unix seconds in ASCII digits. Anything else (a sign, a fraction, "²", a 400-digit
+    # number, two headers joined by a comma) is refused here: int() or float() would raise on it.
+    if not _SECONDS.fullmatch(timestamp):
+        raise Refused(401, "bad timestamp")
     if abs(now - int(timestamp)) > SIGNATURE_WINDOW:
         raise Refused(401, "stale timestamp")
+    # Slack signs UTF-8 text with an ASCII hex digest: other bytes are not Slack's, and the verifier
+    # would raise on them (it decodes the body; compare_digest refuses non-ASCII text).
+    if not signature.isascii():
+        raise Refused(401, "bad signature")
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise Refused(401, "bad signature") from None
     # The verifier checks the window again with its own clock: give it ours, so tests and replays agree.
     verifier = SignatureVerifier(signing_secret, clock=_FixedClock(now))
     if not verifier.is_valid(body, timestamp, signature):
         raise Refused(401, "bad signature")
+
+
+_SECONDS = re.compile(r"[0-9]{1,12}")
 
 
 class _FixedClock(Clock):

@@ -112,6 +112,18 @@ class StateTable:
                 return Held(pk, sk, held.at, held.data, True, token, takeover)
         raise Busy(pk, sk, now + lease)
 
+    def note(self, held: Held, data: Mapping[str, Any]) -> None:
+        """Add `data` to what the held claim records, before a step that cannot be taken back (a row
+        appended somewhere), so an attempt that takes the claim over after a crash knows what this one
+        chose. `held` is updated in place, so complete() keeps it. Raises Busy when another attempt has
+        taken the claim over meanwhile (this one outlived its lease: it must stop)."""
+        merged = {**held.data, **data}
+        row = {**held.row, "data": {"S": json.dumps(merged, default=str)}}
+        if not self._put(row, "holder = :me", {":me": {"S": held.token}}):
+            raise Busy(held.pk, held.sk, datetime.fromtimestamp(int(row["lease_until"]["N"]) / 1000, UTC))
+        held.data.update(data)
+        held.row["data"] = row["data"]
+
     def complete(self, held: Held) -> None:
         """The work is done: the claim now says so for good. If our lease ran out and another attempt
         took over, it does the same work and completes it: nothing to do here."""

@@ -1,0 +1,108 @@
+"""Shared by the crash tests: kill a real handler right before or right after one of its external writes,
+as a Lambda timeout or an out-of-memory kill would (InvocationKilled: nothing in the code under test can
+catch it, so no claim is given back), and move the handlers' clock on to when a retry comes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from ew import runtime
+from ew_local.cloud import InvocationKilled
+
+KILLED = "Task timed out"
+
+
+def kill() -> None:
+    raise InvocationKilled(KILLED)
+
+
+@contextmanager
+def killed_around(
+    service: str,
+    operations: str | tuple[str, ...],
+    when: str,
+    times: int = 1,
+    match: Callable[[dict[str, Any]], bool] = lambda params: True,
+) -> Iterator[list[str]]:
+    """The handlers' next `times` calls of `operations` (on `runtime.client(service)`) whose parameters
+    `match` kill the invocation: `before` the request goes out, or `after` AWS has done it (its answer
+    never reaches the code). Yields what was killed."""
+    client = runtime.client(service)
+    killed: list[str] = []
+    pending = [False]
+
+    def before(params: dict[str, Any], event_name: str = "", **_: Any) -> None:
+        if len(killed) < times and match(params):
+            killed.append(f"{when} {event_name.rsplit('.', 1)[-1]}")
+            if when == "before":
+                kill()
+            pending[0] = True
+
+    def after(**_: Any) -> None:
+        if pending[0]:
+            pending[0] = False
+            kill()
+
+    hooks: list[tuple[str, Callable[..., None]]] = []
+    for operation in (operations,) if isinstance(operations, str) else operations:
+        hooks += [
+            (f"before-parameter-build.{service}.{operation}", before),
+            (f"after-call.{service}.{operation}", after),
+        ]
+    for name, hook in hooks:
+        client.meta.events.register(name, hook)
+    try:
+        yield killed
+    finally:
+        for name, hook in hooks:
+            client.meta.events.unregister(name, hook)
+
+
+def killed_at_write(table: str, when: str) -> Any:
+    """The handlers' next write of an item to `table` (a PutItem, or a transaction with a part for it)."""
+    return killed_around("dynamodb", ("PutItem", "TransactWriteItems"), when, match=writes_to(table))
+
+
+def writes_to(table: str) -> Callable[[dict[str, Any]], bool]:
+    """Matches a PutItem of `table`, or a TransactWriteItems with a part for it."""
+
+    def match(params: dict[str, Any]) -> bool:
+        parts = [part for item in params.get("TransactItems") or [] for part in item.values()]
+        return params.get("TableName") == table or any(part.get("TableName") == table for part in parts)
+
+    return match
+
+
+@contextmanager
+def killed_in(cls: type, method: str, when: str) -> Iterator[None]:
+    """The next call of `cls.method` kills the invocation before it acts, or right after it acted."""
+    real = getattr(cls, method)
+    left = [1]
+
+    def wrapped(self: Any, *args: Any, **kwargs: Any) -> Any:
+        if not left[0]:
+            return real(self, *args, **kwargs)
+        left[0] = 0
+        if when == "after":
+            real(self, *args, **kwargs)
+        kill()
+
+    setattr(cls, method, wrapped)
+    try:
+        yield
+    finally:
+        setattr(cls, method, real)
+
+
+@contextmanager
+def later(monkeypatch: pytest.MonkeyPatch, by: timedelta) -> Iterator[None]:
+    """The handlers' clock (`ew.runtime.utc_now`) moved on by `by`, as for a retry that comes later."""
+    real = runtime.utc_now
+    monkeypatch.setattr(runtime, "utc_now", lambda: real() + by)
+    yield
+    monkeypatch.setattr(runtime, "utc_now", real)

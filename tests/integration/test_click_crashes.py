@@ -1,0 +1,290 @@
+"""ack-handler killed right before and right after its writes (the ack, the audit row, the card update,
+the queued write-back, the row appended to the sheet), then replayed as they would be: Slack's retry or
+the person's next click after the claim's lease, Lambda's retry of an asynchronous task a minute later.
+What a person sees is asserted: one ack, one audit row of each kind, one sheet row, the right card."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urlencode
+
+import pytest
+from alerts import alert
+from crashes import kill, killed_at_write, killed_in, later
+
+from ew import proposals, runtime
+from ew.answers import CLAIM_LEASE
+from ew.audit import AuditLog
+from ew_local.cloud import LINK_SECRET, InvocationKilled, LocalCloud
+from ew_local.slack_payloads import button_click, modal_submission
+from opskit.sheets import SheetTable
+from opskit.signed_links import sign
+from opskit.slack import SlackGateway, make_client
+from opskit.state import Busy, StateTable
+
+SHEET = (
+    "item_id,item,category,expiry_date,owner,owner_email,renewal_term,last_renewed\n"
+    "ACME-002,Public liability insurance,insurance,2026-12-15,U04FIN0001,li@acme.example,1 year,2025-12-15\n"
+)
+OWNER, OTHER = "U04FIN0001", "U04OTHER01"
+LAMBDA_RETRY = timedelta(minutes=1)  # Lambda's first retry of a failed asynchronous invocation
+
+
+@pytest.fixture
+def cloud() -> Iterator[LocalCloud]:
+    with LocalCloud({"timezone": "Europe/London", "admin": "ops@acme.example"}) as local:
+        local.mirror(SHEET.encode())
+        yield local
+
+
+def retried_by_lambda(cloud: LocalCloud, task: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Lambda's retry of an asynchronous invocation that died: the same event, a minute later."""
+    with later(monkeypatch, LAMBDA_RETRY):
+        cloud.pending_tasks.append(task)
+        return cloud.run_tasks()
+
+
+def audit(cloud: LocalCloud, item_id: str) -> list[tuple[str, str]]:
+    return sorted((e.action, e.by_user) for e in AuditLog(cloud.dynamodb, "ew-audit").for_item(item_id))
+
+
+def acks(cloud: LocalCloud) -> list[tuple[str, str]]:
+    return [(a.action, a.by) for a in cloud.store.load()[1]]
+
+
+def card_text(cloud: LocalCloud, message: dict[str, Any]) -> str:
+    found = cloud.slack.message(message["channel"], message["ts"])
+    assert found is not None
+    return str(found["text"])
+
+
+def propose(cloud: LocalCloud) -> dict[str, Any]:
+    fields = {"item": "Window cleaning contract", "expiry_date": "2027-05-31", "owner": "U04OPS0001"}
+    proposal = proposals.Proposal("p-crash-1", fields, "email from ana@acme.example")
+    slack = SlackGateway(make_client("xoxb-local-demo-token", base_url=cloud.slack.url))
+    state = StateTable(cloud.dynamodb, "ew-state")
+    ts = proposals.propose(state, slack, "C04INTAKE1", proposal, datetime.now(UTC))
+    posted = cloud.slack.message("C04INTAKE1", ts)
+    assert posted is not None
+    return {"channel": "C04INTAKE1", "ts": ts, "text": posted["text"], "blocks": posted["blocks"]}
+
+
+def approved_task(cloud: LocalCloud, message: dict[str, Any]) -> dict[str, Any]:
+    assert (
+        cloud.slack_click(button_click(message, "proposal_approve", OWNER), run_tasks=False)["statusCode"]
+        == 200
+    )
+    [task] = cloud.pending_tasks
+    return dict(task)
+
+
+def item_names(cloud: LocalCloud) -> list[tuple[str, str]]:
+    return [(row[0], row[1]) for row in cloud.sheet_rows()[1:]]
+
+
+# -- the approved proposal's append --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("when", ["before", "after"])
+def test_an_append_killed_around_the_sheet_write_adds_one_row_after_lambdas_retry(
+    cloud: LocalCloud, monkeypatch: pytest.MonkeyPatch, when: str
+) -> None:
+    message = propose(cloud)
+    task = approved_task(cloud, message)
+    with killed_in(SheetTable, "append", when), pytest.raises(InvocationKilled):
+        cloud.run_tasks()
+    assert len(item_names(cloud)) == (2 if when == "after" else 1)
+    # A second delivery right away cannot know the first is dead: it fails, so Lambda retries it later.
+    cloud.pending_tasks.append(task)
+    with pytest.raises(Busy):
+        cloud.run_tasks()
+    cloud.pending_tasks.clear()
+    assert len(item_names(cloud)) == (2 if when == "after" else 1)
+    [result] = retried_by_lambda(cloud, task, monkeypatch)
+    assert result == {"item_id": "ACME-003"}
+    assert item_names(cloud) == [
+        ("ACME-002", "Public liability insurance"),
+        ("ACME-003", "Window cleaning contract"),
+    ]
+    assert audit(cloud, "ACME-003") == [("sheet_append", OWNER)]
+    assert card_text(cloud, message).endswith(": added to the sheet as ACME-003 (row 3).")
+    # Lambda gives up after two retries, but an extra delivery changes nothing either.
+    retried_by_lambda(cloud, task, monkeypatch)
+    assert len(item_names(cloud)) == 2 and audit(cloud, "ACME-003") == [("sheet_append", OWNER)]
+
+
+def test_an_append_killed_after_its_audit_row_is_finished_with_that_one_row(
+    cloud: LocalCloud, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    message = propose(cloud)
+    task = approved_task(cloud, message)
+    with killed_at_write("ew-audit", "after"), pytest.raises(InvocationKilled):
+        cloud.run_tasks()
+    retried_by_lambda(cloud, task, monkeypatch)
+    assert len(item_names(cloud)) == 2 and audit(cloud, "ACME-003") == [("sheet_append", OWNER)]
+    assert card_text(cloud, message).endswith("as ACME-003 (row 3).")
+
+
+def test_an_approval_killed_after_queueing_its_append_appends_once_when_the_next_click_takes_over(
+    cloud: LocalCloud, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    message = propose(cloud)
+    click = button_click(message, "proposal_approve", OWNER)
+    real_defer = runtime.defer_task
+
+    def defer_then_die(task: dict[str, Any]) -> None:
+        real_defer(task)
+        kill()
+
+    monkeypatch.setattr(runtime, "defer_task", defer_then_die)
+    with pytest.raises(InvocationKilled):
+        cloud.slack_click(click, run_tasks=False)
+    monkeypatch.setattr(runtime, "defer_task", real_defer)
+    with later(monkeypatch, CLAIM_LEASE + timedelta(seconds=1)):
+        assert cloud.slack_click(button_click(message, "proposal_approve", OTHER))["statusCode"] == 200
+    # The decision was completed as first recorded (by the owner); its append was queued twice.
+    assert len(cloud.tasks_run) == 2
+    assert item_names(cloud)[1:] == [("ACME-003", "Window cleaning contract")]
+    assert audit(cloud, "proposal:p-crash-1") == [("proposal_approve", OWNER)]
+    assert audit(cloud, "ACME-003") == [("sheet_append", OWNER)]
+
+
+# -- the renewal's write-back ----------------------------------------------------------------------
+
+
+def renew(cloud: LocalCloud, message: dict[str, Any], run_tasks: bool = True) -> dict[str, Any]:
+    cloud.slack_click(button_click(message, "renew", OWNER))
+    [opened] = cloud.slack.calls("views.open")
+    return cloud.slack_click(
+        modal_submission(opened.params["view"], "2027-12-15", OWNER), run_tasks=run_tasks
+    )
+
+
+@pytest.mark.parametrize(
+    "kill_it",
+    [
+        lambda: killed_in(SheetTable, "update_if_unchanged", "before"),
+        lambda: killed_in(SheetTable, "update_if_unchanged", "after"),
+        lambda: killed_at_write("ew-audit", "after"),
+    ],
+    ids=["before the sheet write", "after the sheet write", "after its audit row"],
+)
+def test_a_write_back_killed_anywhere_writes_the_sheet_and_one_audit_row_after_lambdas_retry(
+    cloud: LocalCloud, monkeypatch: pytest.MonkeyPatch, kill_it: Callable[[], Any]
+) -> None:
+    message = alert(cloud)
+    renew(cloud, message, run_tasks=False)
+    [task] = cloud.pending_tasks
+    with kill_it(), pytest.raises(InvocationKilled):
+        cloud.run_tasks()
+    assert retried_by_lambda(cloud, task, monkeypatch) == [{"result": "written"}]
+    assert cloud.sheet_rows()[1][3] == "2027-12-15"
+    assert audit(cloud, "ACME-002") == [("renew", OWNER), ("sheet_write", OWNER)]
+    assert cloud.slack.calls("chat.postMessage")[1:] == []  # nobody was told it could not be written
+
+
+def test_a_renewal_killed_after_queueing_its_write_back_renews_once_when_the_next_click_takes_over(
+    cloud: LocalCloud, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    message = alert(cloud)
+    cloud.slack_click(button_click(message, "renew", OWNER))
+    [opened] = cloud.slack.calls("views.open")
+    view = opened.params["view"]
+    real_defer = runtime.defer_task
+
+    def defer_then_die(task: dict[str, Any]) -> None:
+        real_defer(task)
+        kill()
+
+    monkeypatch.setattr(runtime, "defer_task", defer_then_die)
+    with pytest.raises(InvocationKilled):
+        cloud.slack_click(modal_submission(view, "2027-12-15", OWNER), run_tasks=False)
+    monkeypatch.setattr(runtime, "defer_task", real_defer)
+    with later(monkeypatch, CLAIM_LEASE + timedelta(seconds=1)):
+        cloud.slack_click(modal_submission(view, "2027-12-15", OWNER))
+    assert len(cloud.tasks_run) == 2  # the write-back was queued by both attempts
+    assert acks(cloud) == [("renew", OWNER)]
+    assert audit(cloud, "ACME-002") == [("renew", OWNER), ("sheet_write", OWNER)]
+    assert cloud.sheet_rows()[1][3] == "2027-12-15"
+    assert "new expiry 15 Dec 2027" in card_text(cloud, message)
+
+
+# -- the answer itself -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("table", "when"),
+    [("ew-ack", "after"), ("ew-audit", "before"), ("ew-audit", "after"), ("ew-state", "after")],
+    ids=["after the ack", "before the audit row", "after the audit row", "after the click's claim"],
+)
+def test_a_click_killed_around_its_writes_is_completed_once_by_the_next_click(
+    cloud: LocalCloud, monkeypatch: pytest.MonkeyPatch, table: str, when: str
+) -> None:
+    message = alert(cloud)
+    click = button_click(message, "ack_only", OWNER)
+    with killed_at_write(table, when) as killed, pytest.raises(InvocationKilled):
+        cloud.slack_click(click)
+    assert killed
+    with later(monkeypatch, CLAIM_LEASE + timedelta(seconds=1)):
+        cloud.slack_click(click, retry=1)  # Slack's retry of the killed request
+        cloud.slack_click(button_click(message, "ack_only", OTHER))  # someone clicks again
+    assert acks(cloud) == [("ack_only", OWNER)]
+    assert audit(cloud, "ACME-002") == [("ack_only", OWNER)]
+    assert "Acknowledged by <@U04FIN0001>" in card_text(cloud, message)
+
+
+def test_a_click_killed_after_slack_updated_the_card_leaves_it_right(
+    cloud: LocalCloud, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    message = alert(cloud)
+    click = button_click(message, "ack_only", OWNER)
+    with killed_in(SlackGateway, "update", "after"), pytest.raises(InvocationKilled):
+        cloud.slack_click(click)
+    assert "Acknowledged by <@U04FIN0001>" in card_text(cloud, message)
+    with later(monkeypatch, CLAIM_LEASE + timedelta(seconds=1)):
+        cloud.slack_click(click, retry=1)
+    assert acks(cloud) == [("ack_only", OWNER)] and audit(cloud, "ACME-002") == [("ack_only", OWNER)]
+    assert "Acknowledged by <@U04FIN0001>" in card_text(cloud, message)
+
+
+def test_an_email_answer_killed_before_the_link_is_marked_used_is_told_once_on_the_next_post(
+    cloud: LocalCloud,
+) -> None:
+    alert(cloud)
+    claims = {"i": "ACME-002", "c": "2026-12-15", "n": 0, "a": "ack_only", "b": "li@acme.example"}
+    form = urlencode({"t": sign(LINK_SECRET.encode(), claims, datetime.now(UTC) + timedelta(days=14))})
+    real_put = StateTable.put
+
+    def put_then_die(self: StateTable, pk: str, *args: Any, **kwargs: Any) -> None:
+        if pk.startswith("link#"):
+            kill()
+        real_put(self, pk, *args, **kwargs)
+
+    StateTable.put = put_then_die
+    try:
+        with pytest.raises(InvocationKilled):
+            cloud.http("POST", "/email", form)
+    finally:
+        StateTable.put = real_put
+    again = cloud.http("POST", "/email", form)  # the person presses again, or the browser resends
+    assert again["statusCode"] == 200 and "Already answered" in again["body"]
+    assert acks(cloud) == [("ack_only", "li@acme.example")]
+    assert audit(cloud, "ACME-002") == [("ack_only", "li@acme.example")]
+    assert cloud.http("POST", "/email", form)["statusCode"] == 409  # now marked used
+
+
+@pytest.mark.parametrize("when", ["before", "after"])
+def test_a_discard_killed_around_its_audit_row_is_recorded_once_by_the_next_click(
+    cloud: LocalCloud, monkeypatch: pytest.MonkeyPatch, when: str
+) -> None:
+    message = propose(cloud)
+    with killed_at_write("ew-audit", when), pytest.raises(InvocationKilled):
+        cloud.slack_click(button_click(message, "proposal_discard", OWNER))
+    with later(monkeypatch, CLAIM_LEASE + timedelta(seconds=1)):
+        cloud.slack_click(button_click(message, "proposal_discard", OTHER))
+        cloud.slack_click(button_click(message, "proposal_approve", OTHER))  # too late: it was discarded
+    assert audit(cloud, "proposal:p-crash-1") == [("proposal_discard", OWNER)]
+    assert card_text(cloud, message).startswith("Discarded by <@U04FIN0001>")
+    assert len(item_names(cloud)) == 1 and cloud.tasks_run == []
