@@ -127,6 +127,8 @@ def source_from_mail(mail: MailDocument) -> Source:
             heading = "" if document.name == BODY else f"[{document.name}]\n\n"
             sections.append((document.name, heading + document.text))
     text, parts = _join(sections)
+    if not problems and not any(d.readable for d in mail.parts):
+        problems.append("the mail has no text and no attachment to read")
     return Source(
         text, where, mail.subject, mail.sender, parts, tuple(problems), "", mail.parts, mail.message_id
     )
@@ -134,6 +136,8 @@ def source_from_mail(mail: MailDocument) -> Source:
 
 def source_from_document(document: DocumentText, sender: str = "") -> Source:
     problems = ([document.problem] if document.problem else []) + list(document.notes)
+    if not problems and not document.readable:
+        problems.append(f"could not read {document.name}: it has no text")
     sections = [(document.name, document.text)] if document.readable else []
     text, parts = _join(sections)
     return Source(text, document.name, "", sender.strip().lower(), parts, tuple(problems), "", (document,))
