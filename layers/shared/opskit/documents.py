@@ -523,7 +523,7 @@ def read_pdf(doc: DocumentText, limits: Limits = LIMITS, deadline: float | None 
             if time.monotonic() > deadline:
                 notes.append(f"only the first {number} of {count} pages were read (out of time)")
                 break
-            texts.append(reader.pages[number].extract_text() or "")
+            texts.append(_page_text(reader.pages[number]))
             if sum(map(len, texts)) > limits.text_chars:
                 break
     except FileNotDecryptedError:
@@ -542,6 +542,24 @@ def read_pdf(doc: DocumentText, limits: Limits = LIMITS, deadline: float | None 
             _failed(doc, "the PDF has no text layer (it looks scanned); reading it needs OCR"), needs_ocr=True
         )
     return _with_text(replace(doc, notes=(*doc.notes, *notes)), text, limits.text_chars)
+
+
+_YEAR = re.compile(r"\b(?:19|20)\d\d\b")
+
+
+def _page_text(page: Any) -> str:
+    """The page's text; where dates sit in a grid (a schedule's table), its rows as " | " cells
+    (opskit.pdf_layout), so each date keeps its column heading. Layout extraction costs a second pass,
+    so it is tried only on a page that has a year on it; any failure of it keeps the plain text."""
+    text = page.extract_text() or ""
+    if not _YEAR.search(text):
+        return text
+    from opskit.pdf_layout import tabled
+
+    try:
+        return tabled(page.extract_text(extraction_mode="layout") or "") or text
+    except Exception:  # layout mode is the less travelled path of pypdf: the plain text stands
+        return text
 
 
 # -- DOCX and XLSX (zip packages) ------------------------------------------------------------------
