@@ -608,41 +608,21 @@ def check_package(data: bytes, limits: Limits = LIMITS, what: str = "file", stre
 
 
 def read_docx(doc: DocumentText, limits: Limits = LIMITS) -> DocumentText:
-    """Paragraphs and tables in document order; a table row becomes one line, cells joined by " | "."""
+    """Paragraphs and tables in document order, with the page headers and footers, content controls,
+    text boxes and tracked insertions (opskit.word_text); a table row becomes one line, cells joined
+    by " | "."""
     refusal = check_package(doc.data, limits, "DOCX file")
     if refusal:
         return _failed(doc, refusal)
     from docx import Document
-    from docx.table import Table
+
+    from opskit.word_text import document_lines
 
     try:
-        document = Document(io.BytesIO(doc.data))
-        lines: list[str] = []
-        size = 0
-        for block in document.iter_inner_content():
-            new = _table_lines(block) if isinstance(block, Table) else [block.text]
-            lines += new
-            size += sum(len(line) + 1 for line in new)
-            if size > limits.text_chars:
-                break
+        lines = document_lines(Document(io.BytesIO(doc.data)), limits.text_chars)
     except Exception as exc:
         return _failed(doc, f"the DOCX file is damaged or not a Word document ({type(exc).__name__})")
     return _with_text(doc, "\n".join(lines), limits.text_chars)
-
-
-def _table_lines(table: Any) -> list[str]:
-    lines = []
-    for row in table.rows:
-        cells: list[str] = []
-        for cell in row.cells:
-            text = " ".join(cell.text.split())
-            if not cells or text != cells[-1]:  # a merged cell is repeated once per grid column
-                cells.append(text)
-            for inner in cell.tables:
-                lines += _table_lines(inner)
-        if any(cells):
-            lines.append(" | ".join(cells))
-    return lines
 
 
 def read_xlsx(doc: DocumentText, limits: Limits = LIMITS, deadline: float | None = None) -> DocumentText:
