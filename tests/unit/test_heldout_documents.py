@@ -389,3 +389,21 @@ def test_random_bytes_under_any_name_never_crash_nor_propose() -> None:
     noise = bytes(range(256)) * 64
     for name in ("a.pdf", "a.docx", "a.xlsx", "a.eml", "a.txt", "a.bin", "a"):
         assert expiry(draft(name, noise)) == ""
+
+
+def test_formulas_written_without_their_results_are_said_not_guessed() -> None:
+    # A workbook written by a program keeps "=B1+364" but not its result: nothing to read, and the
+    # proposal says why rather than "no expiry date" alone.
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(["Granted", date(2026, 6, 1)])
+    sheet.append(["Expiry date", "=B1+364"])
+    raw = io.BytesIO()
+    book.save(raw)
+    result = draft("generated.xlsx", raw.getvalue())
+    assert expiry(result) == ""
+    assert (
+        "formulas in generated.xlsx have no saved result (the file was not saved by a spreadsheet program), "
+        "so their values could not be read; open it in Excel or LibreOffice and save it again"
+    ) in result.problems

@@ -666,11 +666,35 @@ def read_xlsx(doc: DocumentText, limits: Limits = LIMITS, deadline: float | None
         notes.append(f"the workbook is damaged; only its first {len(lines)} lines were read")
     finally:
         workbook.close()
+    if _unsaved_formulas(doc.data):
+        notes.append(
+            f"formulas in {doc.name} have no saved result (the file was not saved by a spreadsheet "
+            "program), so their values could not be read; open it in Excel or LibreOffice and save it again"
+        )
     return _with_text(replace(doc, notes=(*doc.notes, *notes)), "\n".join(lines), limits.text_chars)
 
 
 _SHEET = re.compile(r"xl/worksheets/[^/]+\.xml")
 _UNDIMENSIONED_LIMIT = 2 * MB
+# A formula cell without its last result: what a workbook written by a program (not Excel, LibreOffice
+# or Google Sheets) holds. Read as data, such a cell is empty.
+_NO_RESULT = re.compile(
+    rb"</(?:\w+:)?f>\s*(?:<(?:\w+:)?v\s*/>|<(?:\w+:)?v>\s*</(?:\w+:)?v>)?\s*</(?:\w+:)?c>"
+)
+
+
+def _unsaved_formulas(data: bytes) -> bool:
+    """Whether a sheet holds formulas without results (the first 4 MB of each sheet are looked at)."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as package:
+            for part in package.infolist():
+                if _SHEET.fullmatch(part.filename):
+                    with package.open(part) as sheet:
+                        if _NO_RESULT.search(sheet.read(4 * MB)):
+                            return True
+    except Exception:
+        return False
+    return False
 
 
 def _undimensioned_sheet(data: bytes) -> str:
