@@ -206,3 +206,19 @@ def test_a_sheet_with_only_its_header_or_nothing_at_all(
             "1 problem found.",
         ],
     )
+
+
+def test_a_csv_saved_by_a_european_excel_with_semicolons(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # Where the decimal mark is a comma, Excel's "CSV" separates cells with semicolons.
+    sheet = tmp_path / "registry.csv"
+    sheet.write_bytes(
+        "item_id;item;expiry_date;owner\r\nA1;Caf\u00e9, bar licence;1 Mar 2027;U04LEASE01\r\n".encode(
+            "cp1252"
+        )
+    )
+    assert check(capsys, "--sheet", str(sheet)) == (
+        0,
+        ["No problems in the sheet: 1 active items, 0 retired."],
+    )

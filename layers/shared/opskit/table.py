@@ -91,12 +91,23 @@ def _csv_cells(data: bytes, source: str) -> list[list[str]]:
         text = data.decode("cp1252", errors="replace")
     try:
         # Stripped as read: one list per row, not a raw one and a stripped copy (a 300,000-row sheet).
-        rows = csv.reader(io.StringIO(text, newline=""))
+        rows = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text))
         if any(c in text for c in _INVISIBLE):  # rare: the slower strip, only when it has work to do
             return [[cell.strip(_BLANKS) for cell in row] for row in rows]
         return [list(map(str.strip, row)) for row in rows]
     except csv.Error as exc:
         raise _error(source, "file", f"could not read the file as CSV ({exc})") from exc
+
+
+def _delimiter(text: str) -> str:
+    """ "," unless the first line has none but has ";" (Excel saves CSV so where the decimal mark is a
+    comma) or a tab (a sheet copied as text)."""
+    start = len(text) - len(text.lstrip("\r\n")) if text[:1] in "\r\n" else 0
+    end = text.find("\n", start)
+    first = text[start : end if end >= 0 else len(text)]
+    if "," in first:
+        return ","
+    return ";" if ";" in first else "\t" if "\t" in first else ","
 
 
 def _xlsx_cells(data: bytes, source: str) -> list[list[str]]:
