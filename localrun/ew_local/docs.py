@@ -5,10 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ew.daily_tick import REGISTRY_KEY
 from ew.items import Registry, load_registry
 from ew.rules import Rules, parse_rules
+from ew.sync_plan import sheet_csv
 from ew.voice import Voice, parse_voice
 from opskit.problems import DocumentError, Problem
+from opskit.table import read_cells
 
 
 @dataclass
@@ -17,6 +20,15 @@ class LocalDocs:
     rules: Rules | None = None
     voice: Voice | None = None
     problems: list[Problem] = field(default_factory=list)
+    registry_csv: bytes | None = None  # the sheet as drive-sync would mirror it (what the tick reads)
+
+
+def mirrored_sheet(data: bytes, filename: str) -> bytes:
+    """A local .csv or .xlsx sheet as drive-sync would write it to registry.csv: its cells as shown,
+    serial numbers in date columns as dates. So `ew check` judges a sheet exactly as drive-sync does,
+    and `ew simulate` ticks on what the Lambda would read. Raises DocumentError."""
+    cells = read_cells(data, filename)
+    return sheet_csv(cells[0], cells[1:]) if cells else sheet_csv([], [])
 
 
 def _read(path: str, problems: list[Problem]) -> bytes | None:
@@ -41,8 +53,11 @@ def load_docs(
     docs = LocalDocs()
     data = _read(sheet, docs.problems)
     if data is not None:
+        name = Path(sheet).name
         try:
-            docs.registry = load_registry(data, Path(sheet).name, date_order=date_order)
+            body = mirrored_sheet(data, name)
+            docs.registry = load_registry(body, REGISTRY_KEY, date_order=date_order, source=name)
+            docs.registry_csv = body
             docs.problems.extend(docs.registry.problems)
         except DocumentError as exc:
             docs.problems.extend(exc.problems)

@@ -67,7 +67,10 @@ def _run(args: argparse.Namespace, start: date, end: date, out: TextIO, err: Tex
     }
     settings = {name: value for name, value in settings.items() if value}
     with LocalCloud(settings) as cloud:
-        cloud.mirror(*(Path(p).read_bytes() if p else None for p in (args.sheet, args.rules, args.voice)))
+        assert docs.registry_csv is not None
+        cloud.mirror(
+            docs.registry_csv, *(Path(p).read_bytes() if p else None for p in (args.rules, args.voice))
+        )
         sim = Simulation(cloud, docs.registry.items, args.timezone)
         try:
             replay(sim, start, end, scripted)

@@ -34,11 +34,16 @@ def _pdf_string(text: str) -> bytes:
     return b"(" + raw.replace(b"\\", b"\\\\").replace(b"(", b"\\(").replace(b")", b"\\)") + b")"
 
 
-def text_pdf(text: str, *, lines_per_page: int = 48, compress: bool = True, title: str = "") -> bytes:
-    """A PDF whose pages show `text` (one PDF line per text line; long lines are wrapped at 95 chars)."""
+def text_pdf(
+    text: str, *, lines_per_page: int = 48, compress: bool = True, title: str = "", grid: bool = False
+) -> bytes:
+    """A PDF whose pages show `text` (one PDF line per text line; long lines are wrapped at 95 chars).
+    With `grid`, a line with " | " is drawn as a table row is: each cell at its column's position
+    (columns as wide as their longest cell in the run of such lines), no "|" drawn, so only where the
+    text sits says which cell is which."""
     lines: list[str] = []
     for line in text.splitlines():
-        while len(line) > 95:
+        while len(line) > 95 and not (grid and " | " in line):
             cut = line.rfind(" ", 0, 95)
             cut = cut if cut > 0 else 95
             lines.append(line[:cut])
@@ -58,8 +63,16 @@ def text_pdf(text: str, *, lines_per_page: int = 48, compress: bool = True, titl
     kids = []
     for page_lines in pages:
         ops = [b"BT", b"/F1 11 Tf", b"14 TL", b"56 790 Td"]
-        for line in page_lines:
-            ops.append(_pdf_string(line) + b" Tj T*")
+        columns = _grid_columns(page_lines) if grid else {}
+        for number, line in enumerate(page_lines):
+            if grid and " | " in line:
+                for x, cell in zip(columns[number], line.split(" | "), strict=False):
+                    position = b"1 0 0 1 %d %d Tm " % (x, 790 - 14 * number)
+                    ops.append(position + _pdf_string(cell.strip()) + b" Tj")
+            elif grid:
+                ops.append(b"1 0 0 1 56 %d Tm " % (790 - 14 * number) + _pdf_string(line) + b" Tj")
+            else:
+                ops.append(_pdf_string(line) + b" Tj T*")
         ops.append(b"ET")
         stream = b"\n".join(ops)
         if compress:
@@ -94,6 +107,28 @@ def text_pdf(text: str, *, lines_per_page: int = 48, compress: bool = True, titl
         trailer += b" /Info %d 0 R" % info
     out.write(b"trailer\n" + trailer + b" >>\nstartxref\n%d\n%%%%EOF\n" % xref)
     return out.getvalue()
+
+
+def _grid_columns(lines: Sequence[str]) -> dict[int, list[int]]:
+    """Line number -> the x of each cell, for every run of consecutive table lines (Helvetica 11 pt is
+    at most ~6.5 points a character; a 14-point gap between columns)."""
+    columns: dict[int, list[int]] = {}
+    run: list[int] = []
+    for number, line in enumerate([*lines, ""]):
+        if " | " in line:
+            run.append(number)
+            continue
+        if run:
+            widths: dict[int, int] = {}
+            for n in run:
+                for column, cell in enumerate(lines[n].split(" | ")):
+                    widths[column] = max(widths.get(column, 0), len(cell.strip()))
+            xs = [56]
+            for column in range(len(widths) - 1):
+                xs.append(xs[-1] + int(widths[column] * 6.5) + 14)
+            columns.update(dict.fromkeys(run, xs))
+            run = []
+    return columns
 
 
 def image_only_pdf() -> bytes:

@@ -157,7 +157,10 @@ def run_simulate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     for problem in docs.registry.problems:
         print(f"skipped: {problem}", file=err)
     with LocalCloud(settings) as cloud:
-        cloud.mirror(*(Path(p).read_bytes() if p else None for p in (args.sheet, args.rules, args.voice)))
+        assert docs.registry_csv is not None
+        cloud.mirror(
+            docs.registry_csv, *(Path(p).read_bytes() if p else None for p in (args.rules, args.voice))
+        )
         sim = Simulation(cloud, docs.registry.items, args.timezone)
         return _replay(args, sim, scripted, out, err)
 

@@ -455,3 +455,29 @@ def test_killed_between_posting_its_card_and_recording_it_the_retry_posts_it_aga
         cloud.slack_click(button_click(message, "proposal_approve", "U04OPS0001"))
     header, *rows = cloud.sheet_rows()
     assert [row[header.index("item")] for row in rows].count("Cleaning contract") == 1
+
+
+def test_a_forward_of_a_forward_sent_base64_gives_the_inner_pdf_its_card(cloud: LocalCloud) -> None:
+    # Held-out shape: the broker's mail, attached by a colleague as message/rfc822 in base64 (as
+    # Python's EmailMessage and some mail apps send it), forwarded again to expires@.
+    from email import policy
+    from email.message import EmailMessage
+    from email.parser import BytesParser
+
+    broker = BytesParser(policy=policy.default).parsebytes(mail("<broker-1@sparkle.example>"))
+    colleague = EmailMessage()
+    colleague["From"], colleague["Subject"] = "bob@acme.example", "Fwd: cleaning contract"
+    colleague.set_content("see below")
+    colleague.add_attachment(broker.as_bytes(), maintype="message", subtype="rfc822")
+    outer = EmailMessage()
+    outer["From"], outer["To"] = "Ana Lopez <ana@acme.example>", "expires@acme.example"
+    outer["Subject"], outer["Message-ID"] = "Fwd: Fwd: cleaning contract", "<outer-1@acme.example>"
+    outer.set_content("for the register")
+    outer.add_attachment(BytesParser(policy=policy.default).parsebytes(colleague.as_bytes()))
+    assert cloud.forward_mail(outer.as_bytes(), "inbound/nested")["mails"][0]["outcome"] == "proposed"
+    (card,) = cards(cloud)
+    words = card_words(card)
+    assert "*Expiry date:* 2027-01-31" in words
+    assert "Evidence: “The initial term ends on 31 January 2027.”" in words
+    uri = next(w for w in words.split() if w.startswith("s3://")).rstrip(".,")
+    assert uri.endswith("/cleaning-agreement.pdf") and cloud.source_file(uri).startswith(b"%PDF")

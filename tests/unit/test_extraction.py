@@ -104,7 +104,8 @@ def _html(text: str) -> str:
     return "<html><body>" + "\n".join(parts) + "</body></html>"
 
 
-VARIANTS = ("txt", "pdf", "docx", "xlsx", "eml-html", "eml-pdf")
+# pdf-grid: its tables drawn as PDFs draw them, each cell at a position and no "|" between them
+VARIANTS = ("txt", "pdf", "pdf-grid", "docx", "xlsx", "eml-html", "eml-pdf")
 
 
 def variant(name: str, shape: str) -> tuple[str, bytes]:
@@ -112,8 +113,8 @@ def variant(name: str, shape: str) -> tuple[str, bytes]:
     stem = name.rsplit(".", 1)[0]
     if shape == "txt":
         return name, text.encode()
-    if shape == "pdf":
-        return f"{stem}.pdf", text_pdf(text)
+    if shape in ("pdf", "pdf-grid"):
+        return f"{stem}.pdf", text_pdf(text, grid=shape == "pdf-grid")
     if shape == "docx":
         return f"{stem}.docx", _docx(text)
     if shape == "xlsx":

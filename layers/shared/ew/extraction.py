@@ -127,6 +127,8 @@ def source_from_mail(mail: MailDocument) -> Source:
             heading = "" if document.name == BODY else f"[{document.name}]\n\n"
             sections.append((document.name, heading + document.text))
     text, parts = _join(sections)
+    if not problems and not any(d.readable for d in mail.parts):
+        problems.append("the mail has no text and no attachment to read")
     return Source(
         text, where, mail.subject, mail.sender, parts, tuple(problems), "", mail.parts, mail.message_id
     )
@@ -134,6 +136,8 @@ def source_from_mail(mail: MailDocument) -> Source:
 
 def source_from_document(document: DocumentText, sender: str = "") -> Source:
     problems = ([document.problem] if document.problem else []) + list(document.notes)
+    if not problems and not document.readable:
+        problems.append(f"could not read {document.name}: it has no text")
     sections = [(document.name, document.text)] if document.readable else []
     text, parts = _join(sections)
     return Source(text, document.name, "", sender.strip().lower(), parts, tuple(problems), "", (document,))
@@ -571,7 +575,7 @@ _FILLER = re.compile(
 _GENERIC = re.compile(
     r"^(?:fyi|see\s+attached|attached|attachment|scan|scanned|document|documents|docs?|files?|for\s+the\s+"
     r"register|please\s+add|add\s+to\s+(?:the\s+)?register|(?:no\s+)?subject|hello|hi|renewal|contract|"
-    r"invoice|important|urgent|[^a-z]*)[\s.!:-]*$",
+    r"invoice|important|urgent|[\W\d_]*)[\s.!:-]*$",  # the last: no letter in any script
     re.IGNORECASE,
 )
 
@@ -579,10 +583,9 @@ _GENERIC = re.compile(
 def guess_item(source: Source) -> str:
     """What expires: a labelled line (Domain name: …, Policy type: …), else the mail's subject (or a
     "Subject:" line in the text), else a document's title line, else the file name."""
-    match = _ITEM_LABELS.search(source.text)
-    if match:
-        value = _tidy(match["value"])
-        label = match["label"].lower()
+    found = _labelled(_ITEM_LABELS, source.text)
+    if found:
+        label, value = found[0].lower(), _tidy(found[1])
         if label.startswith("domain"):
             return f"{value} domain"
         if "polic" in label or "cover" in label:
@@ -775,9 +778,9 @@ _FORWARDED_FROM = re.compile(
 def find_counterparty(source: Source) -> str:
     """Who is on the other side: a labelled line (Insurer: …, Supplier: …), the party of "between A and B"
     that is not the forwarder's own organisation, or the sender of a forwarded mail."""
-    match = _PARTY_LABELS.search(source.text)
-    if match:
-        return _tidy(match["value"])
+    found = _labelled(_PARTY_LABELS, source.text)
+    if found:
+        return _tidy(found[1])
     own = _organisation(source.sender)
     between = _BETWEEN.search(source.text)
     if between:
@@ -789,6 +792,34 @@ def find_counterparty(source: Source) -> str:
         if own and own not in forwarded["domain"].lower():
             return _tidy(forwarded["name"].strip("\"' ")) or forwarded["domain"].lower()
     return ""
+
+
+# A cell that names a column rather than holding a value: "Expiry date", "Policy number", "Status".
+_HEADING = re.compile(
+    r"\b(?:date|expir\w*|valid\w*|renew\w*|status|start|end|from|until|issued?|number|no|ref|reference|"
+    r"amount|premium|cost|price|fee|type|term|period|owner|contact)\b",
+    re.IGNORECASE,
+)
+
+
+def _labelled(pattern: re.Pattern[str], text: str) -> tuple[str, str] | None:
+    """(label, value) from the first line `pattern` matches as "label: value" or "label | value". When
+    that line is a table's header row ("Domain | Expiry date", its "value" a column heading), the
+    value is the cell under the label in the next row, if that row has as many cells."""
+    for match in pattern.finditer(text):
+        line_start = text.rfind("\n", 0, match.start()) + 1
+        line_end = text.find("\n", match.end())
+        line_end = len(text) if line_end < 0 else line_end
+        value = match["value"]
+        if _CELL not in text[line_start:line_end] or re.search(r"\d", value) or not _HEADING.search(value):
+            return match["label"], value
+        cells = text[line_start:line_end].split(_CELL)
+        column = text[line_start : match.start("label")].count(_CELL)
+        next_end = text.find("\n", line_end + 1)
+        below = text[line_end + 1 : len(text) if next_end < 0 else next_end].split(_CELL)
+        if line_end < len(text) and len(below) == len(cells) and below[column].strip():
+            return match["label"], below[column]
+    return None
 
 
 def _organisation(address: str) -> str:

@@ -16,7 +16,7 @@ from dateutil.relativedelta import relativedelta
 
 from opskit.dates import check_date_order, parse_date
 from opskit.problems import DocumentError, Problem
-from opskit.table import TableRow, read_table
+from opskit.table import TableRow, normalise_column, read_cells, read_table
 
 REQUIRED = ("item_id", "item", "expiry_date", "owner")
 OPTIONAL = (
@@ -36,9 +36,29 @@ STATUSES = ("active", "retired")
 MAX_FIRST_ALERT_DAYS = 3650
 
 _SLACK_USER = re.compile(r"[UW][A-Z0-9]{6,}")
-_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+# An address a mail server takes as written: the characters RFC 5322 allows unquoted before the @, a
+# dotted domain. So "mailto:ana@acme.example", "<ana@acme.example>" or "ana@acme.example," are reported
+# here instead of failing at the first send.
+_EMAIL = re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]+@[\w-]+(?:\.[\w-]+)+")
 _LINK = re.compile(r"https?://\S+", re.IGNORECASE)
 _DAYS = re.compile(r"(\d+)(?:\s*days?)?", re.IGNORECASE)
+# What Google Sheets and Excel show in a cell whose formula failed (a VLOOKUP that found nothing, a
+# reference to a deleted row): never a value, however much it looks like an id or a name.
+_SHEET_ERROR = re.compile(
+    r"#(?:REF!|N/A|VALUE!|DIV/0!|NAME\?|NUM!|NULL!|ERROR!|SPILL!|CALC!|FIELD!|BLOCKED!|CONNECT!|BUSY!|"
+    r"UNKNOWN!|GETTING_DATA)",
+    re.IGNORECASE,
+)
+
+
+def sheet_error(text: str) -> str | None:
+    """The plain-words problem when a cell shows a spreadsheet formula error (#REF!, #N/A, ...)."""
+    if text[:1] != "#" or not _SHEET_ERROR.fullmatch(text):
+        return None
+    return (
+        f"the cell shows {text.upper()}, the error of a formula that failed; "
+        "fix the formula or type the value"
+    )
 
 
 def is_email(recipient: str) -> bool:
@@ -91,15 +111,23 @@ class Registry:
         return {item.item_id: item for item in self.items}
 
 
-def load_registry(data: bytes, filename: str = "registry.csv", date_order: str | None = None) -> Registry:
+def load_registry(
+    data: bytes, filename: str = "registry.csv", date_order: str | None = None, source: str | None = None
+) -> Registry:
+    """`filename`'s suffix says how to read `data` (.csv or .xlsx); problems name `source` (default:
+    `filename`), the document the person edits."""
     check_date_order(date_order)  # a configuration mistake, not something to blame on every row
-    table = read_table(data, filename)
+    source = source or filename
+    try:
+        table = read_table(data, filename, source)
+    except DocumentError as exc:
+        raise _header_below(data, filename, source) or exc from None
     missing = [col for col in REQUIRED if col not in table.columns]
     if missing:
-        raise DocumentError(
+        raise _header_below(data, filename, source) or DocumentError(
             [
                 Problem(
-                    filename,
+                    source,
                     "header",
                     f"the header has no {col} column; the sheet needs item_id, item, expiry_date and owner",
                 )
@@ -119,12 +147,33 @@ def load_registry(data: bytes, filename: str = "registry.csv", date_order: str |
     for row in table.rows:
         item, bad = _read_row(row, rows_by_id, cells, extra_columns)
         if bad:
-            problems += [
-                Problem(filename, f"row {row.number}, column {col}", msg) for col, msg in bad.items()
-            ]
+            problems += [Problem(source, f"row {row.number}, column {col}", msg) for col, msg in bad.items()]
         if item is not None:
             items.append(item)
     return Registry(items, problems, list(table.columns))
+
+
+def _header_below(data: bytes, filename: str, source: str) -> DocumentError | None:
+    """When row 1 is not the header: the problem that says where the column names are, if a title or
+    a note above them pushed them down (the row numbers everyone reads count from the header)."""
+    try:
+        cells = read_cells(data, filename, source)
+    except DocumentError:
+        return None
+    for number, row in enumerate(cells[1:10], start=2):
+        if set(REQUIRED) <= {normalise_column(cell) for cell in row}:
+            above = "row 1" if number == 2 else f"rows 1 to {number - 1}"
+            return DocumentError(
+                [
+                    Problem(
+                        source,
+                        "header",
+                        f"the column names must be in row 1, but they are in row {number}: delete {above} "
+                        "(a title or a note) so that they move up to row 1",
+                    )
+                ]
+            )
+    return None
 
 
 class _CellReader:
@@ -147,7 +196,7 @@ class _CellReader:
             try:
                 found = parse_date(text, self._date_order)
             except ValueError as exc:
-                found = str(exc)
+                found = sheet_error(text) or str(exc)
             self._dates[text] = found
         return found
 
@@ -155,7 +204,7 @@ class _CellReader:
         if owner not in self._owners:
             valid = _SLACK_USER.fullmatch(owner) or _EMAIL.fullmatch(owner)
             message = f'"{owner}" is not a Slack user ID (like U012ABCDEF) or an email address'
-            self._owners[owner] = None if valid else message
+            self._owners[owner] = None if valid else sheet_error(owner) or message
         return self._owners[owner]
 
     def is_email(self, text: str) -> bool:
@@ -204,6 +253,8 @@ def _read_row(
     item_id = get("item_id", "")
     if not item_id:
         bad["item_id"] = "the item_id is empty; every row needs its own id"
+    elif error := sheet_error(item_id):
+        bad["item_id"] = error
     elif len(rows_by_id[item_id]) > 1:
         bad["item_id"] = (
             f'item_id "{item_id}" is used by rows {_and(rows_by_id[item_id])}; each item needs its own id'
@@ -211,6 +262,11 @@ def _read_row(
     name = get("item", "")
     if not name:
         bad["item"] = "the item is empty; say what expires, e.g. Office lease"
+    elif error := sheet_error(name):
+        bad["item"] = error
+    category = get("category", "")
+    if error := sheet_error(category):
+        bad["category"] = error  # else the item would quietly get the [default] rules
 
     status_text = get("status", "")
     status = status_text.lower() or "active"
@@ -273,7 +329,7 @@ def _read_row(
             "expiry_date": expiry,
             "owner": owner,
             "row": row.number,
-            "category": get("category", ""),
+            "category": category,
             "owner_email": owner_email,
             "notice_date": notice,
             "first_alert_days": first_alert,

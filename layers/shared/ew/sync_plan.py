@@ -56,9 +56,14 @@ def content_hash(body: bytes) -> str:
     return hashlib.sha256(body).hexdigest()
 
 
+def sheet_csv(header: list[str], rows: list[list[str]]) -> bytes:
+    """The sheet as registry.csv: cells as the sheet shows them, serial numbers in date columns as ISO
+    dates, blank rows kept (row numbers stay the sheet's)."""
+    return grid_csv(header, rows, DATE_COLUMNS)
+
+
 def check_registry(header: list[str], rows: list[list[str]], date_order: str | None) -> Checked:
-    """The sheet as registry.csv: dates as the sheet shows them, serial numbers in date columns as ISO."""
-    body = grid_csv(header, rows, DATE_COLUMNS)
+    body = sheet_csv(header, rows)
     try:
         registry = load_registry(body, REGISTRY_KEY, date_order=date_order)
     except DocumentError as exc:

@@ -11,7 +11,9 @@ imports this module (for `html_to_text`, say) does not pay for them at cold star
 
 from __future__ import annotations
 
+import base64
 import io
+import quopri
 import re
 import time
 import zipfile
@@ -158,6 +160,8 @@ def read_document(
     shown = clean_name(name)
     kind = detect_kind(shown, content_type, data)
     base = DocumentText(shown, kind, content_type=content_type, data=data)
+    if not data:
+        return _failed(base, "the file is empty")
     if len(data) > limits.file_bytes:
         return _failed(
             base, f"the file is {_size(len(data))}, larger than the {_size(limits.file_bytes)} limit"
@@ -258,9 +262,12 @@ def read_mail(raw: bytes, limits: Limits = LIMITS) -> MailDocument:
 def _headers(message: Message) -> MailDocument:
     def header(name: str) -> str:
         try:
-            return " ".join(str(message.get(name, "") or "").split())[:500]
+            value = str(message.get(name, "") or "")
         except Exception:  # a malformed header the policy cannot render
             return ""
+        if "\ufffd" in value:
+            value = _raw_header(message, name) or value
+        return " ".join(value.split())[:500]
 
     sender_name = sender = ""
     try:
@@ -286,6 +293,19 @@ def _headers(message: Message) -> MailDocument:
     )
 
 
+def _raw_header(message: Message, name: str) -> str:
+    """A header sent as raw 8-bit text (no =?charset?...?= encoding), read as decode_text reads a
+    file; "" when it was not raw 8-bit. The parser keeps such bytes as surrogate escapes."""
+    for key, value in message.raw_items():
+        if key.lower() == name and isinstance(value, str) and "=?" not in value:
+            try:
+                data = value.encode("ascii", "surrogateescape")
+            except UnicodeEncodeError:
+                return ""
+            return decode_text(data) if not data.isascii() else ""
+    return ""
+
+
 def _verdict(message: Message, name: str) -> str:
     """SES prepends its verdict headers; a sender can add more lower down. Any FAIL counts as FAIL,
     otherwise the first one (SES's own) is the verdict."""
@@ -307,9 +327,7 @@ def _walk(
     content_type = part.get_content_type()
     inner: Message | None = None
     if content_type == "message/rfc822":  # forwarded "as attachment"
-        payload = part.get_payload()
-        first = payload[0] if isinstance(payload, list) and payload else None
-        inner = first if isinstance(first, Message) else None
+        inner = _forwarded(part)
     elif _extension(part.get_filename() or "") == ".eml":  # the same, sent as a plain file
         raw = part.get_payload(decode=True)
         inner = BytesParser(policy=policy.default).parsebytes(raw) if isinstance(raw, bytes) else None
@@ -320,6 +338,10 @@ def _walk(
         subject = " ".join(str(inner.get("subject", "") or "").split())[:200]
         bodies.append((TEXT, f"---------- Forwarded message ----------\nSubject: {subject}"))
         _walk(inner, bodies, found, problems, depth + 1, limits)
+        return
+    if part.get_content_maintype() == "multipart" and not part.is_multipart():
+        # no boundary where the header says there is one: the parser keeps it all as one text
+        bodies.append((TEXT, _decoded_text(part)))
         return
     if part.is_multipart():
         payload = part.get_payload()
@@ -345,6 +367,25 @@ def _walk(
     found.append(part)
 
 
+def _forwarded(part: Message) -> Message | None:
+    """The mail inside a message/rfc822 part. RFC 2046 forbids encoding such a part, but some mailers
+    (and Python's own EmailMessage) send it base64 or quoted-printable: the parser then sees a mail with
+    no headers whose body is the encoded text, so that text is decoded and parsed again."""
+    payload = part.get_payload()
+    first = payload[0] if isinstance(payload, list) and payload else None
+    if not isinstance(first, Message):
+        return None
+    encoding = str(part.get("content-transfer-encoding", "")).strip().lower()
+    if encoding not in ("base64", "quoted-printable"):
+        return first
+    encoded = first.as_bytes(policy=policy.compat32)
+    try:
+        raw = base64.b64decode(encoded) if encoding == "base64" else quopri.decodestring(encoded)
+    except ValueError:  # binascii.Error: cut short; read it as it came rather than not at all
+        return first
+    return BytesParser(policy=policy.default).parsebytes(raw)
+
+
 def _best_alternative(children: list[Message]) -> Message:
     by_type = {child.get_content_type(): child for child in children}
     plain = by_type.get("text/plain")
@@ -354,14 +395,27 @@ def _best_alternative(children: list[Message]) -> Message:
 
 
 def _decoded_text(part: Message) -> str:
+    """The text of a part in its declared charset. 8-bit text that declares no charset (so ASCII) is
+    read as decode_text reads a file (UTF-8, else Windows-1252), as is UTF-8 labelled with the wrong
+    charset: not as a row of "\ufffd"s."""
     try:
         content = part.get_content() if isinstance(part, EmailMessage) else None
-        if isinstance(content, str):
+        if isinstance(content, str) and "\ufffd" not in content:
             return content
     except Exception:  # an unknown charset, a broken transfer encoding
-        pass
-    payload = part.get_payload(decode=True)
-    return decode_text(payload) if isinstance(payload, bytes) else ""
+        content = None
+    try:
+        payload = part.get_payload(decode=True)
+    except Exception:
+        payload = None
+    if not isinstance(payload, bytes):
+        return content if isinstance(content, str) else ""
+    if content is None or part.get_content_charset() in (None, "us-ascii", "ascii"):
+        return decode_text(payload)
+    try:
+        return payload.decode("utf-8")
+    except UnicodeDecodeError:
+        return content
 
 
 def _part_name(part: Message, index: int) -> str:
@@ -369,7 +423,9 @@ def _part_name(part: Message, index: int) -> str:
         filename = part.get_filename()
     except Exception:
         filename = None
-    return clean_name(filename or "") or f"attachment {index + 1} ({part.get_content_type()})"
+    # No "/" in the made-up name: read_document would take what comes before it for a folder.
+    kind = part.get_content_type().replace("/", " ")
+    return clean_name(filename or "") or f"attachment {index + 1} ({kind})"
 
 
 def _unread_part(part: Message, name: str, why: str) -> DocumentText:
@@ -467,7 +523,7 @@ def read_pdf(doc: DocumentText, limits: Limits = LIMITS, deadline: float | None 
             if time.monotonic() > deadline:
                 notes.append(f"only the first {number} of {count} pages were read (out of time)")
                 break
-            texts.append(reader.pages[number].extract_text() or "")
+            texts.append(_page_text(reader.pages[number]))
             if sum(map(len, texts)) > limits.text_chars:
                 break
     except FileNotDecryptedError:
@@ -486,6 +542,24 @@ def read_pdf(doc: DocumentText, limits: Limits = LIMITS, deadline: float | None 
             _failed(doc, "the PDF has no text layer (it looks scanned); reading it needs OCR"), needs_ocr=True
         )
     return _with_text(replace(doc, notes=(*doc.notes, *notes)), text, limits.text_chars)
+
+
+_YEAR = re.compile(r"\b(?:19|20)\d\d\b")
+
+
+def _page_text(page: Any) -> str:
+    """The page's text; where dates sit in a grid (a schedule's table), its rows as " | " cells
+    (opskit.pdf_layout), so each date keeps its column heading. Layout extraction costs a second pass,
+    so it is tried only on a page that has a year on it; any failure of it keeps the plain text."""
+    text = page.extract_text() or ""
+    if not _YEAR.search(text):
+        return text
+    from opskit.pdf_layout import tabled
+
+    try:
+        return tabled(page.extract_text(extraction_mode="layout") or "") or text
+    except Exception:  # layout mode is the less travelled path of pypdf: the plain text stands
+        return text
 
 
 # -- DOCX and XLSX (zip packages) ------------------------------------------------------------------
@@ -534,41 +608,21 @@ def check_package(data: bytes, limits: Limits = LIMITS, what: str = "file", stre
 
 
 def read_docx(doc: DocumentText, limits: Limits = LIMITS) -> DocumentText:
-    """Paragraphs and tables in document order; a table row becomes one line, cells joined by " | "."""
+    """Paragraphs and tables in document order, with the page headers and footers, content controls,
+    text boxes and tracked insertions (opskit.word_text); a table row becomes one line, cells joined
+    by " | "."""
     refusal = check_package(doc.data, limits, "DOCX file")
     if refusal:
         return _failed(doc, refusal)
     from docx import Document
-    from docx.table import Table
+
+    from opskit.word_text import document_lines
 
     try:
-        document = Document(io.BytesIO(doc.data))
-        lines: list[str] = []
-        size = 0
-        for block in document.iter_inner_content():
-            new = _table_lines(block) if isinstance(block, Table) else [block.text]
-            lines += new
-            size += sum(len(line) + 1 for line in new)
-            if size > limits.text_chars:
-                break
+        lines = document_lines(Document(io.BytesIO(doc.data)), limits.text_chars)
     except Exception as exc:
         return _failed(doc, f"the DOCX file is damaged or not a Word document ({type(exc).__name__})")
     return _with_text(doc, "\n".join(lines), limits.text_chars)
-
-
-def _table_lines(table: Any) -> list[str]:
-    lines = []
-    for row in table.rows:
-        cells: list[str] = []
-        for cell in row.cells:
-            text = " ".join(cell.text.split())
-            if not cells or text != cells[-1]:  # a merged cell is repeated once per grid column
-                cells.append(text)
-            for inner in cell.tables:
-                lines += _table_lines(inner)
-        if any(cells):
-            lines.append(" | ".join(cells))
-    return lines
 
 
 def read_xlsx(doc: DocumentText, limits: Limits = LIMITS, deadline: float | None = None) -> DocumentText:
@@ -612,11 +666,35 @@ def read_xlsx(doc: DocumentText, limits: Limits = LIMITS, deadline: float | None
         notes.append(f"the workbook is damaged; only its first {len(lines)} lines were read")
     finally:
         workbook.close()
+    if _unsaved_formulas(doc.data):
+        notes.append(
+            f"formulas in {doc.name} have no saved result (the file was not saved by a spreadsheet "
+            "program), so their values could not be read; open it in Excel or LibreOffice and save it again"
+        )
     return _with_text(replace(doc, notes=(*doc.notes, *notes)), "\n".join(lines), limits.text_chars)
 
 
 _SHEET = re.compile(r"xl/worksheets/[^/]+\.xml")
 _UNDIMENSIONED_LIMIT = 2 * MB
+# A formula cell without its last result: what a workbook written by a program (not Excel, LibreOffice
+# or Google Sheets) holds. Read as data, such a cell is empty.
+_NO_RESULT = re.compile(
+    rb"</(?:\w+:)?f>\s*(?:<(?:\w+:)?v\s*/>|<(?:\w+:)?v>\s*</(?:\w+:)?v>)?\s*</(?:\w+:)?c>"
+)
+
+
+def _unsaved_formulas(data: bytes) -> bool:
+    """Whether a sheet holds formulas without results (the first 4 MB of each sheet are looked at)."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as package:
+            for part in package.infolist():
+                if _SHEET.fullmatch(part.filename):
+                    with package.open(part) as sheet:
+                        if _NO_RESULT.search(sheet.read(4 * MB)):
+                            return True
+    except Exception:
+        return False
+    return False
 
 
 def _undimensioned_sheet(data: bytes) -> str:

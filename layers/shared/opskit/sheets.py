@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from opskit.dates import parse_date
-from opskit.table import column_letter, normalise_column
+from opskit.table import clean_cell, column_letter, normalise_column
 
 SCOPES = ["https://www.googleapis.com/auth/spreadsheets"]
 
@@ -145,8 +145,9 @@ class SheetTable:
         return header, rows
 
     def find_row(self, key_column: str, key: str) -> tuple[int, dict[str, str]]:
-        """The row whose `key_column` holds `key` (both stripped; the column name compared as
-        normalise_column does): its sheet row number and a dict from header text (as written) to cell text."""
+        """The row whose `key_column` holds `key` (both read as opskit.table.clean_cell reads cells; the
+        column name compared as normalise_column does): its sheet row number and a dict from header text
+        (as written) to cell text."""
         header, rows, first = self._read()
         return _find(header, rows, first, key_column, key)
 
@@ -170,7 +171,7 @@ class SheetTable:
         for column, value in expected.items():
             found = _cell(cells, _column(header, column))
             if not self._same(found, str(value)):
-                differences.append((column, str(value).strip(), found.strip()))
+                differences.append((column, clean_cell(str(value)), clean_cell(found)))
         if differences:
             raise RowChanged(number, differences)
         if not targets:
@@ -245,7 +246,7 @@ class SheetTable:
         return header, [row + [""] * (width - len(row)) for row in rows], first
 
     def _same(self, found: str, expected: str) -> bool:
-        a, b = found.strip(), expected.strip()
+        a, b = clean_cell(found), clean_cell(expected)
         if a == b:
             return True
         date_a, date_b = _date(a, self.date_order), _date(b, self.date_order)
@@ -312,13 +313,13 @@ class SheetTable:
 def _find(
     header: list[str], rows: list[list[str]], first: int, key_column: str, key: str
 ) -> tuple[int, dict[str, str]]:
-    wanted = key.strip()
+    wanted = clean_cell(key)
     if not wanted:
         raise SheetsError(f'no value given to look up in the column "{key_column}"')
     if not header:
         raise SheetsError("the sheet is empty: it has no header row")
     index = _column(header, key_column)
-    found = [n for n, row in enumerate(rows) if _cell(row, index).strip() == wanted]
+    found = [n for n, row in enumerate(rows) if clean_cell(_cell(row, index)) == wanted]
     if not found:
         raise RowNotFound(f'no row has "{wanted}" in the column "{key_column}"')
     numbers = [first + 1 + n for n in found]

@@ -31,29 +31,47 @@ class Table:
     rows: list[TableRow]
 
 
+# Stripped from both ends of every cell and header: whitespace of any kind (a non-breaking space from a
+# web page) and the invisible characters copy-paste brings along (zero-width space and joiners, word
+# joiner, a byte order mark, a soft hyphen), which would otherwise make "U04ABCDEF" fail to match.
+_INVISIBLE = "\u200b\u200c\u200d\u2060\ufeff\u00ad"
+_BLANKS = "".join(c for c in map(chr, range(0x3001)) if c.isspace()) + _INVISIBLE
+
+
+def clean_cell(text: str) -> str:
+    """A cell's text as the watcher reads it: without blanks or invisible characters at either end."""
+    return text.strip(_BLANKS)
+
+
 _WORD_BREAK = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")  # itemId, ItemID, IDNumber
 _SEPARATORS = re.compile(r"[\s_-]+")
 
 
 def normalise_column(name: str) -> str:
     """The one rule for header names, in exported files and live sheets (opskit.sheets) alike, so people
-    may write them the way they like: "Item ID", "item_id", "ItemID", " ITEM-ID " -> "item_id"."""
-    words = _WORD_BREAK.sub("_", name.strip())
+    may write them the way they like: "Item ID", "item_id", "ItemID", " ITEM-ID ", "Item ID:" ->
+    "item_id" (a label's colon and a "required" asterisk are not part of the name)."""
+    words = _WORD_BREAK.sub("_", clean_cell(name).rstrip(_BLANKS + ":*"))
     return _SEPARATORS.sub("_", words).strip("_").lower()
 
 
 def read_table(data: bytes, filename: str, source: str | None = None) -> Table:
     source = source or filename
+    return _to_table(read_cells(data, filename, source), source)
+
+
+def read_cells(data: bytes, filename: str, source: str | None = None) -> list[list[str]]:
+    """Every row of the file (the first sheet of a workbook) as stripped cell texts, blank rows kept:
+    the grid as the sheet shows it, before any header is looked for."""
+    source = source or filename
     kind = PurePath(filename).suffix.lower()
     if kind == ".csv":
-        cells = _csv_cells(data, source)
-    elif kind == ".xlsx":
-        cells = _xlsx_cells(data, source)
-    else:
-        raise _error(
-            source, "file", f'"{filename}" is not a .csv or .xlsx file; export the sheet as one of those'
-        )
-    return _to_table(cells, source)
+        return _csv_cells(data, source)
+    if kind == ".xlsx":
+        return _xlsx_cells(data, source)
+    raise _error(
+        source, "file", f'"{filename}" is not a .csv or .xlsx file; export the sheet as one of those'
+    )
 
 
 def write_csv(columns: list[str], rows: list[dict[str, str]]) -> bytes:
@@ -73,9 +91,23 @@ def _csv_cells(data: bytes, source: str) -> list[list[str]]:
         text = data.decode("cp1252", errors="replace")
     try:
         # Stripped as read: one list per row, not a raw one and a stripped copy (a 300,000-row sheet).
-        return [list(map(str.strip, row)) for row in csv.reader(io.StringIO(text, newline=""))]
+        rows = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text))
+        if any(c in text for c in _INVISIBLE):  # rare: the slower strip, only when it has work to do
+            return [[cell.strip(_BLANKS) for cell in row] for row in rows]
+        return [list(map(str.strip, row)) for row in rows]
     except csv.Error as exc:
         raise _error(source, "file", f"could not read the file as CSV ({exc})") from exc
+
+
+def _delimiter(text: str) -> str:
+    """ "," unless the first line has none but has ";" (Excel saves CSV so where the decimal mark is a
+    comma) or a tab (a sheet copied as text)."""
+    start = len(text) - len(text.lstrip("\r\n")) if text[:1] in "\r\n" else 0
+    end = text.find("\n", start)
+    first = text[start : end if end >= 0 else len(text)]
+    if "," in first:
+        return ","
+    return ";" if ";" in first else "\t" if "\t" in first else ","
 
 
 def _xlsx_cells(data: bytes, source: str) -> list[list[str]]:
@@ -92,7 +124,7 @@ def _xlsx_cells(data: bytes, source: str) -> list[list[str]]:
             # exported workbooks often carry a wrong size record; without this, cells beyond it are lost
             if hasattr(sheet, "reset_dimensions"):
                 sheet.reset_dimensions()
-            return [[_cell_text(v).strip() for v in row] for row in sheet.iter_rows(values_only=True)]
+            return [[clean_cell(_cell_text(v)) for v in row] for row in sheet.iter_rows(values_only=True)]
         finally:
             book.close()
     except DocumentError:
