@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support import expected_conditions
@@ -74,7 +75,10 @@ def heading(driver: WebDriver) -> str:
 def submit(driver: WebDriver) -> None:
     button = driver.find_element(By.ID, "confirm")
     button.click()
-    WebDriverWait(driver, WAIT_SECONDS).until(expected_conditions.staleness_of(button))
+    # While the old page goes, chromedriver sometimes answers "Node with given id does not belong to
+    # the document" instead of "stale": keep asking.
+    wait = WebDriverWait(driver, WAIT_SECONDS, ignored_exceptions=[WebDriverException])
+    wait.until(expected_conditions.staleness_of(button))
     WebDriverWait(driver, WAIT_SECONDS).until(
         expected_conditions.presence_of_element_located((By.ID, "result"))
     )
