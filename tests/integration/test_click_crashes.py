@@ -12,7 +12,7 @@ from urllib.parse import urlencode
 
 import pytest
 from alerts import alert
-from crashes import kill, killed_at_write, killed_in, later
+from crashes import kill, killed_around, killed_at_write, killed_in, later
 
 from ew import proposals, runtime
 from ew.answers import CLAIM_LEASE
@@ -60,9 +60,11 @@ def card_text(cloud: LocalCloud, message: dict[str, Any]) -> str:
     return str(found["text"])
 
 
-def propose(cloud: LocalCloud) -> dict[str, Any]:
-    fields = {"item": "Window cleaning contract", "expiry_date": "2027-05-31", "owner": "U04OPS0001"}
-    proposal = proposals.Proposal("p-crash-1", fields, "email from ana@acme.example")
+def propose(
+    cloud: LocalCloud, proposal_id: str = "p-crash-1", item: str = "Window cleaning contract"
+) -> dict[str, Any]:
+    fields = {"item": item, "expiry_date": "2027-05-31", "owner": "U04OPS0001"}
+    proposal = proposals.Proposal(proposal_id, fields, "email from ana@acme.example")
     slack = SlackGateway(make_client("xoxb-local-demo-token", base_url=cloud.slack.url))
     state = StateTable(cloud.dynamodb, "ew-state")
     ts = proposals.propose(state, slack, "C04INTAKE1", proposal, datetime.now(UTC))
@@ -149,6 +151,36 @@ def test_an_approval_killed_after_queueing_its_append_appends_once_when_the_next
     assert item_names(cloud)[1:] == [("ACME-003", "Window cleaning contract")]
     assert audit(cloud, "proposal:p-crash-1") == [("proposal_approve", OWNER)]
     assert audit(cloud, "ACME-003") == [("sheet_append", OWNER)]
+
+
+def reserving(params: dict[str, Any]) -> bool:
+    return str(params.get("Item", {}).get("pk", {}).get("S", "")).startswith("item-id#")
+
+
+@pytest.mark.parametrize(("when", "first", "second"), [("before", "ACME-004", "ACME-003"),
+                                                       ("after", "ACME-003", "ACME-004")])  # fmt: skip
+def test_an_append_killed_around_reserving_its_id_and_another_approval_meanwhile_add_two_ids(
+    cloud: LocalCloud, monkeypatch: pytest.MonkeyPatch, when: str, first: str, second: str
+) -> None:
+    message = propose(cloud)
+    task = approved_task(cloud, message)
+    with killed_around("dynamodb", "PutItem", when, match=reserving), pytest.raises(InvocationKilled):
+        cloud.run_tasks()  # ACME-003 is noted in the task's claim, and reserved if killed after
+    other = propose(cloud, "p-crash-2", "Fire alarm service")
+    assert approved_task(cloud, other)
+    # A reserved id is skipped even if its append never comes back (a gap, never a duplicate).
+    assert cloud.run_tasks() == [{"item_id": second}]
+    [result] = retried_by_lambda(cloud, task, monkeypatch)
+    assert result == {"item_id": first}
+    assert item_names(cloud) == [
+        ("ACME-002", "Public liability insurance"),
+        (second, "Fire alarm service"),
+        (first, "Window cleaning contract"),
+    ]
+    assert audit(cloud, first) == [("sheet_append", OWNER)] == audit(cloud, second)
+    assert card_text(cloud, message).endswith(f": added to the sheet as {first} (row 4).")
+    retried_by_lambda(cloud, task, monkeypatch)
+    assert len(item_names(cloud)) == 3
 
 
 # -- the renewal's write-back ----------------------------------------------------------------------

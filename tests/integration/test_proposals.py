@@ -7,10 +7,13 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
+
 from ew import proposals
 from ew.audit import AuditLog
 from ew_local.cloud import LocalCloud
 from ew_local.slack_payloads import button_click
+from opskit.sheets import SheetTable
 from opskit.slack import SlackGateway, make_client
 from opskit.state import StateTable
 
@@ -24,9 +27,11 @@ FIELDS = {"item": "Window cleaning contract", "category": "contract", "expiry_da
           "owner": "U04OPS0001", "notes": "Found in the forwarded PDF"}  # fmt: skip
 
 
-def propose(cloud: LocalCloud, fields: dict[str, str] = FIELDS) -> dict[str, Any]:
+def propose(
+    cloud: LocalCloud, fields: dict[str, str] = FIELDS, proposal_id: str = "intake-0001"
+) -> dict[str, Any]:
     """What intake-parser will do: keep the proposal and post its card to the intake channel."""
-    proposal = proposals.Proposal("intake-0001", fields, "email from ana@acme.example «Cleaning renewal»")
+    proposal = proposals.Proposal(proposal_id, fields, "email from ana@acme.example «Cleaning renewal»")
     slack = SlackGateway(make_client("xoxb-local-demo-token", base_url=cloud.slack.url))
     ts = proposals.propose(StateTable(cloud.dynamodb, "ew-state"), slack, INTAKE, proposal, datetime.now(UTC))
     posted = cloud.slack.message(INTAKE, ts)
@@ -137,3 +142,29 @@ def test_approving_an_incomplete_proposal_opens_the_editor_instead(cloud: LocalC
     cloud.slack_click(button_click(message, "proposal_approve", "U04BOSS001"))
     assert len(cloud.slack.calls("views.open")) == 1
     assert len(rows(cloud)) == 2
+
+
+def test_two_proposals_approved_at_once_get_different_item_ids(
+    cloud: LocalCloud, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = propose(cloud)
+    second = propose(cloud, {**FIELDS, "item": "Fire alarm service"}, "intake-0002")
+    cloud.slack_click(button_click(first, "proposal_approve", "U04BOSS001"), run_tasks=False)
+    cloud.slack_click(button_click(second, "proposal_approve", "U04OTHER01"), run_tasks=False)
+    assert len(cloud.pending_tasks) == 2
+    real_append = SheetTable.append
+
+    def second_task_runs_meanwhile(self: SheetTable, row: dict[str, str]) -> int:
+        # The first task has read the sheet and chosen its id; the second reads the same sheet now.
+        monkeypatch.setattr(SheetTable, "append", real_append)
+        cloud.run_tasks()
+        return real_append(self, row)
+
+    monkeypatch.setattr(SheetTable, "append", second_task_runs_meanwhile)
+    cloud.run_tasks()
+    assert [(r["item_id"], r["item"]) for r in rows(cloud)[2:]] == [
+        ("ACME-022", "Fire alarm service"),
+        ("ACME-021", "Window cleaning contract"),
+    ]
+    assert card_text(cloud, first).endswith(": added to the sheet as ACME-021 (row 5).")
+    assert card_text(cloud, second).endswith(": added to the sheet as ACME-022 (row 4).")

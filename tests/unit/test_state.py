@@ -112,3 +112,11 @@ def test_a_note_made_while_holding_is_what_a_takeover_sees_and_what_completes(st
     state.note(retry, {"row": 22})
     state.complete(retry)
     assert state.get("append#p1", "row") == Done(NOW, {"by": "U1", "item_id": "ACME-021", "row": 22})
+
+
+def test_a_reservation_is_kept_by_the_first_and_found_again_by_it(state: StateTable) -> None:
+    first = state.reserve("name#ACME-004", "append", {"by": "p-1"}, NOW)
+    assert first.data == {"by": "p-1"}
+    assert state.reserve("name#ACME-004", "append", {"by": "p-2"}, NOW + LEASE).data == {"by": "p-1"}
+    assert state.reserve("name#ACME-004", "append", {"by": "p-1"}, NOW + LEASE) == first
+    assert state.reserve("name#ACME-005", "append", {"by": "p-2"}, NOW).data == {"by": "p-2"}

@@ -12,13 +12,18 @@ work once: one sheet write or one appended row, one audit row (keyed by the clai
 many times it runs. The item_id an append chooses is noted in the claim before the row goes in, so an
 attempt killed after appending is finished by the retry, which finds that row instead of adding
 another.
+
+Two approvals at the same moment run two appends that read the same sheet: each notes its item_id and
+then reserves it in the state table (a conditional put per id) before the row goes in, and steps over an
+id another proposal reserved, so they never add the same id twice. A retry tries its noted id first. A
+reservation is kept even if its append dies for good: that id is then a gap in the numbering.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, Protocol
 
 from ew.audit import AuditLog
@@ -28,7 +33,7 @@ from ew.proposals import Proposal, card, decision_line, next_item_id
 from opskit.dates import human_date
 from opskit.sheets import RowChanged, RowNotFound, SheetsError
 from opskit.slack import SlackGateway, SlackUnavailable
-from opskit.state import Done, StateTable
+from opskit.state import Done, Held, StateTable
 from opskit.table import normalise_column
 
 log = logging.getLogger(__name__)
@@ -40,6 +45,9 @@ OPTIONAL_COLUMNS = ("last_renewed",)
 # ack-handler times out after 15 s (template.yaml) and Lambda's first retry of an asynchronous
 # invocation comes about a minute later: a claim still held after this long belongs to a dead attempt.
 TASK_LEASE = timedelta(seconds=30)
+# Ids reserved by approvals not (yet) in the sheet that one append steps over before giving up: a few at
+# most in practice (approvals in flight, appends that died for good).
+MAX_RESERVED_SKIPPED = 100
 
 
 class Sheet(Protocol):
@@ -131,12 +139,12 @@ def append_approved(
             name: value for name, value in task["fields"].items() if normalise_column(name) in keys and value
         }
         dropped = sorted(set(task["fields"]) - set(fields) - {n for n, v in task["fields"].items() if not v})
-        item_id = str(claimed.data.get("item_id") or "")
-        number = _appended_before(sheet, item_id, fields) if item_id in ids else None
+        item_id, proposal_id = str(claimed.data.get("item_id") or ""), task["proposal_id"]
+        number = None
+        if item_id in ids and _reserved_by(state, item_id, proposal_id, clock()):
+            number = _appended_before(sheet, item_id, fields)
         if number is None:  # not appended yet (or the id a dead attempt chose went to another row)
-            if not item_id or item_id in ids:
-                item_id = next_item_id(ids)
-                state.note(claimed, {"item_id": item_id})  # before the row goes in: see the docstring
+            item_id = _reserve_item_id(state, claimed, ids, proposal_id, clock())
             number = sheet.append({"item_id": item_id, **fields})
         after = {**fields, "row": number, "proposal": task["proposal_id"], "not_in_sheet": dropped}
         audit.record(item_id, "sheet_append", task.get("by", ""), {}, after, claimed.at)
@@ -148,6 +156,38 @@ def append_approved(
         )
         _update_card(slack, task, line)
     return item_id
+
+
+def _reserve_item_id(
+    state: StateTable, claimed: Held, ids: list[str], proposal_id: str, now: datetime
+) -> str:
+    """An item_id for this proposal's row that no other append can also choose: the one an earlier
+    attempt noted while it is not in the sheet, else the next in the sheet's numbering that no other
+    proposal has reserved. Another append may have read the same sheet and be about to add its row;
+    one that died for good keeps its id reserved too (a gap in the numbering, never a duplicate)."""
+    taken = list(ids)
+    candidate = str(claimed.data.get("item_id") or "")
+    if not candidate or candidate in taken:
+        candidate = next_item_id(taken)
+    for _ in range(MAX_RESERVED_SKIPPED):
+        if claimed.data.get("item_id") != candidate:
+            # Noted before it is reserved, and reserved before the row goes in: a retry after a crash
+            # at any point tries this same id first (see the docstring).
+            state.note(claimed, {"item_id": candidate})
+        if _reserved_by(state, candidate, proposal_id, now):
+            return candidate
+        taken.append(candidate)
+        candidate = next_item_id(taken)
+    raise RuntimeError(
+        f"could not find a free item_id for proposal {proposal_id}: the next "
+        f"{MAX_RESERVED_SKIPPED} are reserved by other approvals that are not in the sheet"
+    )
+
+
+def _reserved_by(state: StateTable, item_id: str, proposal_id: str, now: datetime) -> bool:
+    """Whether `item_id` is this proposal's: reserved now, or by an earlier attempt of its append."""
+    reserved = state.reserve(f"item-id#{item_id}", "append", {"proposal": proposal_id}, now)
+    return reserved.data.get("proposal") == proposal_id
 
 
 def _appended_before(sheet: Table, item_id: str, fields: Mapping[str, str]) -> int | None:

@@ -165,6 +165,23 @@ class StateTable:
         """Store a value unconditionally (pending records such as proposals, a used link)."""
         self.client.put_item(TableName=self.table, Item=self._row(pk, sk, data, now, keep))
 
+    def reserve(
+        self, pk: str, sk: str, data: Mapping[str, Any], now: datetime, keep: timedelta = DEFAULT_KEEP
+    ) -> Done:
+        """Store `data` under the key only if nothing is stored there yet (a conditional put), and return
+        what is stored: ours when this call came first, else the first caller's. For a name that must be
+        given out once however many callers pick it at the same moment (a new row's id). Calling again
+        with the same data finds it there: the caller can tell the reservation is its own."""
+        row = self._row(pk, sk, data, now, keep)
+        for _ in range(3):
+            if self._put(row, "attribute_not_exists(pk)"):
+                return _done(row)
+            found = self._get_row(pk, sk)
+            if found is not None:
+                return _done(found)
+            # Forgotten (or expired) in between: try again.
+        raise Busy(pk, sk, now)
+
     def rows(self, pk: str) -> list[tuple[str, Done]]:
         """(sk, what was recorded) of every row under `pk`, by sk (a Query, paged): pending work that
         a scheduled job picks up again after a crash."""
