@@ -88,25 +88,18 @@ def run_task(event: dict[str, Any]) -> dict[str, Any]:
 
     if event["task"] == CARD_TASK:
         return {"result": update_card(event, runtime.slack())}
-    if event["task"] == SHEET_TASK:
-        result = write_renewal(
-            event,
-            runtime.registry_sheet(),
-            runtime.audit_log(),
-            runtime.slack(),
-            runtime.state_table(),
-            runtime.utc_now,
-        )
-        logger.info("sheet write-back", item_id=event.get("item_id"), result=result)
-        return {"result": result}
-    item_id = append_approved(
-        event,
+    # Both sheet tasks write the sheet, audit it, tell the clicker and act once (a claim in ew-state).
+    sheet, audit, slack, state = (
         runtime.registry_sheet(),
         runtime.audit_log(),
         runtime.slack(),
         runtime.state_table(),
-        runtime.utc_now,
     )
+    if event["task"] == SHEET_TASK:
+        result = write_renewal(event, sheet, audit, slack, state, runtime.utc_now)
+        logger.info("sheet write-back", item_id=event.get("item_id"), result=result)
+        return {"result": result}
+    item_id = append_approved(event, sheet, audit, slack, state, runtime.utc_now)
     logger.info("proposal appended", proposal_id=event.get("proposal_id"), item_id=item_id)
     return {"item_id": item_id}
 
