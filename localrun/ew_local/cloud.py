@@ -46,7 +46,7 @@ from ew.store import ChainStore
 from ew_local.fake_google import FakeGoogle, service_account_info
 from ew_local.fake_slack import FakeSlack
 from ew_local.tables import create_tables, table_names, table_specs
-from opskit.table import Table, read_table
+from opskit.table import read_cells
 
 ROOT = Path(__file__).resolve().parents[2]
 REGION = "us-east-1"
@@ -350,10 +350,10 @@ class LocalCloud:
 
     def mirror(self, registry: bytes, rules: bytes | None = None, voice: bytes | None = None) -> None:
         """Put the docs where drive-sync would, and the sheet itself behind the Google stand-in."""
-        table = read_table(registry, REGISTRY_KEY)
-        self.google.add_sheet(
-            SHEET_ID, SHEET_TAB, [table.header, *(_cells(table, r.values) for r in table.rows)]
-        )
+        # The cells as they are (blank rows left out), columns the watcher does not read included: a
+        # write-back must find the sheet the person keeps, not a tidied copy.
+        cells = read_cells(registry, REGISTRY_KEY)
+        self.google.add_sheet(SHEET_ID, SHEET_TAB, [*cells[:1], *(row for row in cells[1:] if any(row))])
         self.s3.put_object(Bucket=NAMES["EW_REGISTRY_BUCKET"], Key=REGISTRY_KEY, Body=registry)
         for key, body in ((RULES_KEY, rules), (VOICE_KEY, voice)):
             if body is not None:
@@ -625,10 +625,6 @@ class LocalCloud:
         backend = ses_backends[ACCOUNT][REGION]
         return [{"source": m.source, "destinations": m.destinations, "raw_data": m.raw_data}
                 for m in backend.sent_messages]  # fmt: skip
-
-
-def _cells(table: Table, values: Mapping[str, str]) -> list[str]:
-    return [values.get(column, "") for column in table.columns]
 
 
 def function_url_event(

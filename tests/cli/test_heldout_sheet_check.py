@@ -222,3 +222,45 @@ def test_a_csv_saved_by_a_european_excel_with_semicolons(
         0,
         ["No problems in the sheet: 1 active items, 0 retired."],
     )
+
+
+SCRATCH = (
+    "Item ID,Item,Expiry Date,Owner,Supplier,,supplier\n"
+    "A1,Lease,2026-12-20,U04LEASE01,Harbour Estates,call Tom,Harbour Ltd\n"
+    "A2,Van insurance,2026-12-18,ops@acme.example,,,\n"
+)
+SCRATCH_PROBLEMS = [
+    'registry.csv: header: columns E ("Supplier") and G ("supplier") have the same name; column E is read '
+    "and column G is left out; each column needs its own name",
+    "registry.csv: header: column F has values (the first in row 2) but no name in row 1, so they are left "
+    "out; give it a name or clear it",
+]
+
+
+def test_a_doubled_and_an_unnamed_scratch_column_are_reported_but_do_not_stop_the_sheet(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    sheet = csv_file(tmp_path, SCRATCH)
+    assert check(capsys, "--sheet", sheet) == (1, [*SCRATCH_PROBLEMS, "2 problems found."])
+    code, sent, err = simulate(
+        capsys, "--sheet", sheet, "--rules", rules(tmp_path), "--start", "2026-11-23", "--days", "1", "--json"
+    )
+    assert code == 0
+    assert [(d["item_id"], d["move"]) for d in sent] == [("A1", "first_alert"), ("A2", "first_alert")]
+    assert err == [f"skipped: {problem}" for problem in SCRATCH_PROBLEMS]
+
+
+def test_a_column_the_watcher_reads_twice_is_refused(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    sheet = csv_file(
+        tmp_path, "Item ID,Item,Expiry Date,Owner,owner\nA1,Lease,2026-12-20,U04LEASE01,U04OTHER01\n"
+    )
+    assert check(capsys, "--sheet", sheet) == (
+        1,
+        [
+            'registry.csv: header: columns D ("Owner") and E ("owner") have the same name; each column needs '
+            "its own name",
+            "1 problem found.",
+        ],
+    )

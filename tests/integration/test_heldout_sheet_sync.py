@@ -12,7 +12,8 @@ from datetime import UTC, datetime
 import pytest
 
 from ew.items import load_registry
-from ew_local.cloud import SHEET_ID, SHEET_TAB, LocalCloud
+from ew.reporting import registry_items
+from ew_local.cloud import NAMES, SHEET_ID, SHEET_TAB, LocalCloud
 from ew_local.fake_google import FakeGoogle, service_account_info
 from opskit.sheets import SheetTable, sheets_service
 
@@ -91,6 +92,79 @@ def test_formula_errors_in_the_live_sheet_are_row_problems_and_the_rest_runs(clo
     }
     tick, _ = cloud.tick(datetime(2026, 11, 23, 8, tzinfo=UTC))
     assert tick["items"] == 1 and tick["moves"] == {"first_alert": 1}
+
+
+def test_a_doubled_and_an_unnamed_scratch_column_are_reported_and_the_sheet_runs(cloud: LocalCloud) -> None:
+    # Column F was pasted in without a name, and "Supplier" was added a second time, further right.
+    header = ["Item ID", "Item", "Expiry date", "Owner", "Supplier", "", "supplier"]
+    rows = [
+        ["A-1", "Office lease", "2027-01-01", "U04LEASE01", "Harbour Estates", "call Tom", "Harbour Ltd"],
+        ["A-2", "Van insurance", "1 Jan 2027", "U04FIN0001"],
+    ]
+    put_sheet(cloud, [header, *rows])
+    report = cloud.drive_sync()
+    assert report["kept_out"] == [] and report["rows_skipped"] == 0
+    assert "registry.csv" in report["written"]
+    doubled = (
+        'columns E ("Supplier") and G ("supplier") have the same name; column E is read and column G is '
+        "left out; each column needs its own name"
+    )
+    unnamed = (
+        "column F has values (the first in row 2) but no name in row 1, so they are left out; give it a "
+        "name or clear it"
+    )
+    assert json.loads(cloud.read_source("problems.json") or b"") == {
+        "count": 2,
+        "problems": [{"where": "header", "message": doubled}, {"where": "header", "message": unnamed}],
+    }
+    assert admin_messages(cloud) == [
+        "2 new problems in the registry sheet (no row is skipped; the sheet still runs):\n"
+        f"• header: {doubled}\n• header: {unnamed}"
+    ]
+    # What the tick and the weekly digest read: every item, the first Supplier's values, both problems.
+    mirrored = load_registry(cloud.read_source("registry.csv") or b"")
+    assert [(i.item_id, dict(i.extra)) for i in mirrored.items] == [
+        ("A-1", {"supplier": "Harbour Estates"}),
+        ("A-2", {"supplier": ""}),
+    ]
+    _, sheet_problems = registry_items(cloud.s3, NAMES["EW_REGISTRY_BUCKET"], None)
+    assert sheet_problems == [f"registry.csv: header: {doubled}", f"registry.csv: header: {unnamed}"]
+    tick, _ = cloud.tick(datetime(2026, 11, 23, 8, tzinfo=UTC))
+    assert tick["items"] == 2 and tick["moves"] == {"first_alert": 2}
+
+    cloud.drive_sync()  # told once
+    put_sheet(cloud, [header[:5], *(row[:5] for row in rows)])  # the two columns cleaned up
+    cloud.drive_sync()
+    assert len(admin_messages(cloud)) == 2
+    assert (
+        admin_messages(cloud)[1] == "Every row of the registry sheet reads cleanly again: no row is skipped."
+    )
+    assert json.loads(cloud.read_source("problems.json") or b"")["count"] == 0
+
+
+@pytest.mark.parametrize("doubled", ["owner", "Expiry Date", "Notes"])
+def test_a_column_the_watcher_reads_twice_keeps_the_sheet_out(cloud: LocalCloud, doubled: str) -> None:
+    cloud.drive_sync()
+    good = cloud.read_source("registry.csv")
+    put_sheet(
+        cloud,
+        [
+            ["Item ID", "Item", "Expiry Date", "Owner", "Notes", doubled],
+            ["A-1", "Office lease", "2027-01-01", "U04LEASE01", "", "U04OTHER01"],
+        ],
+    )
+    assert cloud.drive_sync()["kept_out"] == ["registry.csv"]
+    assert cloud.read_source("registry.csv") == good
+    letter = {"owner": "D", "Expiry Date": "C", "Notes": "E"}[doubled]
+    first = {"owner": "Owner", "Expiry Date": "Expiry Date", "Notes": "Notes"}[doubled]
+    assert admin_messages(cloud) == [
+        "The registry sheet was not taken in: 1 problem to fix.\n"
+        f'• header: columns {letter} ("{first}") and F ("{doubled}") have the same name; each column '
+        "needs its own name\n\n"
+        "The watcher keeps using the last version that read cleanly until it is fixed. "
+        "You will hear from me again when it is."
+    ]
+    assert cloud.tick(datetime(2026, 11, 23, 8, tzinfo=UTC))[0]["items"] == 2
 
 
 def test_dates_as_a_us_locale_sheet_shows_them_need_the_date_order() -> None:

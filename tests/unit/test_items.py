@@ -121,6 +121,33 @@ def test_every_missing_required_column_is_named():
     ]
 
 
+def test_a_doubled_or_unnamed_column_the_watcher_does_not_read_is_reported_and_the_sheet_runs():
+    registry = _load(
+        "item_id,item,expiry_date,owner,Supplier,,supplier",
+        "L1,Lease,2026-03-01,U012ABCDEF,Harbour Estates,call Tom,Harbour Ltd",
+        "L2,Van,2026-05-01,U012ABCDEF,,,",
+    )
+    assert [i.item_id for i in registry.items] == ["L1", "L2"]
+    assert registry.items[0].extra == {"supplier": "Harbour Estates"}  # the first Supplier column
+    assert item_to_row(registry.items[0])["supplier"] == "Harbour Estates"
+    assert _problems(registry) == [
+        'registry.csv: header: columns E ("Supplier") and G ("supplier") have the same name; column E is '
+        "read and column G is left out; each column needs its own name",
+        "registry.csv: header: column F has values (the first in row 2) but no name in row 1, so they "
+        "are left out; give it a name or clear it",
+    ]
+
+
+@pytest.mark.parametrize("doubled", ["Owner", "notes", "Last Renewed"])
+def test_a_column_the_watcher_reads_twice_makes_the_sheet_unusable(doubled):
+    header = "item_id,item,expiry_date,owner,notes,last_renewed," + doubled
+    with pytest.raises(DocumentError) as info:
+        _load(header, "L1,Lease,2026-03-01,U012ABCDEF,,,")
+    [problem] = info.value.problems
+    assert problem.where == "header"
+    assert problem.message.endswith(f'("{doubled}") have the same name; each column needs its own name')
+
+
 def test_table_level_problems_come_through():
     with pytest.raises(DocumentError) as info:
         load_registry(b"", "registry.csv")

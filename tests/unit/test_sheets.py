@@ -331,6 +331,29 @@ def test_append_refuses_unknown_or_doubled_columns_and_a_headerless_tab(fake, ta
     assert fake.calls(":append") == []
 
 
+def test_a_doubled_column_and_one_without_a_name_do_not_stop_writes_by_the_other_columns(fake, table):
+    # A sheet the watcher still reads (DESIGN.md §5): a scratch column twice, values under no name.
+    header = ["Item ID", "Scratch", "", "Expiry Date", "scratch", "Last renewed"]
+    fake.add_sheet("book", "Registry list", [header, ["INS-1", "a", "loose", "2026-03-01", "b", ""]])
+    assert table.find_row("item_id", "INS-1") == (
+        2,
+        {"Item ID": "INS-1", "Scratch": "a", "Expiry Date": "2026-03-01", "scratch": "b", "Last renewed": ""},
+    )
+    changes = {"expiry_date": "2027-03-01", "last_renewed": "2026-02-20"}
+    assert table.update_if_unchanged("item_id", "INS-1", {"expiry_date": "2026-03-01"}, changes) == 2
+    assert table.append({"item_id": "INS-2", "expiry_date": "2028-01-01"}) == 3
+    assert fake.rows("book", "Registry list") == [
+        header,
+        ["INS-1", "a", "loose", "2027-03-01", "b", "2026-02-20"],
+        ["INS-2", "", "", "2028-01-01"],
+    ]
+    # Only a write naming the doubled column itself cannot say which one it means.
+    with pytest.raises(
+        SheetsError, match=r'the column "scratch" appears more than once in the header \(columns B and E\)'
+    ):
+        table.append({"item_id": "INS-3", "scratch": "x"})
+
+
 # -- failures --------------------------------------------------------------------------------------
 
 

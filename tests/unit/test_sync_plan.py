@@ -76,3 +76,8 @@ def test_long_problem_lists_are_cut_and_counted() -> None:
         "1 new problem in the registry sheet (3 rows skipped in all until fixed; the rest of the sheet "
         "still runs):\n• row 5, column owner: x"
     )
+    assert rows_message(["header: column F has values", "header: columns B and C"], 0) == (
+        "Expiry Watcher: the registry sheet needs fixing",
+        "2 new problems in the registry sheet (no row is skipped; the sheet still runs):\n"
+        "• header: column F has values\n• header: columns B and C",
+    )

@@ -121,12 +121,48 @@ def test_header_only_gives_no_rows():
     assert table.rows == []
 
 
+DOUBLED = b"item_id,Expiry Date,owner,expiry_date,OWNER\n"
+DOUBLED_PROBLEMS = [
+    'r.csv: header: columns B ("Expiry Date") and D ("expiry_date") have the same name; '
+    "each column needs its own name",
+    'r.csv: header: columns C ("owner") and E ("OWNER") have the same name; each column needs its own name',
+]
+
+
 def test_duplicate_columns_name_both():
-    assert _problems(b"item_id,Expiry Date,owner,expiry_date,OWNER\n", "r.csv") == [
-        'r.csv: header: columns B ("Expiry Date") and D ("expiry_date") have the same name; '
-        "each column needs its own name",
-        'r.csv: header: columns C ("owner") and E ("OWNER") have the same name; each column needs '
-        "its own name",
+    assert _problems(DOUBLED, "r.csv") == DOUBLED_PROBLEMS
+
+
+@pytest.mark.parametrize("used", [["item_id", "expiry_date", "owner"], ["Item ID", "Expiry Date", "OWNER"]])
+def test_duplicate_columns_the_caller_uses_are_refused(used):
+    """Which of two expiry dates is the real one cannot be guessed: refused, whatever else is tolerated
+    (the names the caller gives are normalised like the header's)."""
+    with pytest.raises(DocumentError) as refused:
+        read_table(DOUBLED + b"A1,2026-03-01,U1,2027-03-01,U2\n", "r.csv", used=used)
+    assert [str(p) for p in refused.value.problems] == DOUBLED_PROBLEMS
+
+
+def test_duplicate_columns_the_caller_does_not_use_are_read_from_the_first_and_reported():
+    data = b"item_id,Comments,owner,comments,Scratch,SCRATCH\nA1,first,U1,second,x,y\nA2,,U2,only here,,\n"
+    table = read_table(data, "r.csv", used=["item_id", "owner"])
+    assert table.header == ["item_id", "Comments", "owner", "Scratch"]
+    assert table.columns == ["item_id", "comments", "owner", "scratch"]
+    assert table.rows == [
+        TableRow(2, {"item_id": "A1", "comments": "first", "owner": "U1", "scratch": "x"}),
+        TableRow(3, {"item_id": "A2", "comments": "", "owner": "U2", "scratch": ""}),
+    ]
+    assert [str(p) for p in table.problems] == [
+        'r.csv: header: columns B ("Comments") and D ("comments") have the same name; column B is read '
+        "and column D is left out; each column needs its own name",
+        'r.csv: header: columns E ("Scratch") and F ("SCRATCH") have the same name; column E is read '
+        "and column F is left out; each column needs its own name",
+    ]
+
+
+def test_without_used_every_column_counts_and_a_doubled_one_is_refused():
+    assert _problems(b"item_id,Comments,comments\nA1,a,b\n", "r.csv") == [
+        'r.csv: header: columns B ("Comments") and C ("comments") have the same name; each column needs '
+        "its own name"
     ]
 
 
@@ -137,13 +173,36 @@ def test_unnamed_empty_columns_are_dropped():
     assert table.rows == [TableRow(2, {"item_id": "A1", "owner": "U1"})]
 
 
-def test_values_under_no_column_name_are_refused():
-    assert _problems(b"item_id,,owner\nA1,,U1\nA2,oops,U2,more\nA3,,U3,again\n", "r.csv") == [
+UNNAMED = b"item_id,,owner\nA1,,U1\nA2,oops,U2,more\nA3,,U3,again\n"
+
+
+def test_values_under_no_column_name_are_refused_when_every_column_counts():
+    assert _problems(UNNAMED, "r.csv") == [
         "r.csv: header: column B has values (the first in row 3) but no name in row 1; give it a "
         "name or clear it",
         "r.csv: header: column D has values (the first in row 3) but no name in row 1; give it a "
         "name or clear it",
     ]
+
+
+def test_values_under_no_column_name_are_left_out_and_reported_when_the_caller_names_its_columns():
+    table = read_table(UNNAMED, "r.csv", used=["item_id", "owner"])
+    assert table.columns == ["item_id", "owner"]
+    assert [r.values for r in table.rows] == [
+        {"item_id": "A1", "owner": "U1"},
+        {"item_id": "A2", "owner": "U2"},
+        {"item_id": "A3", "owner": "U3"},
+    ]
+    assert [str(p) for p in table.problems] == [
+        "r.csv: header: column B has values (the first in row 3) but no name in row 1, so they are left "
+        "out; give it a name or clear it",
+        "r.csv: header: column D has values (the first in row 3) but no name in row 1, so they are left "
+        "out; give it a name or clear it",
+    ]
+
+
+def test_a_clean_table_has_no_problems():
+    assert read_table(b"item_id,owner\nA1,U1\n", "r.csv", used=["item_id"]).problems == []
 
 
 def test_xlsx_cells_become_text():
@@ -195,9 +254,22 @@ def test_empty_xlsx():
 
 
 def test_xlsx_duplicate_columns():
-    assert _problems(_xlsx([["owner", "Owner"]]), "r.xlsx") == [
+    data = _xlsx([["owner", "Owner", "Notes", None, "notes"], ["U1", "U2", "a", "loose", "b"]])
+    with pytest.raises(DocumentError) as refused:
+        read_table(data, "r.xlsx", used=["owner"])
+    assert [str(p) for p in refused.value.problems] == [
         'r.xlsx: header: columns A ("owner") and B ("Owner") have the same name; each column needs '
         "its own name"
+    ]
+    table = read_table(data, "r.xlsx", used=["item_id"])  # neither owner nor notes is used here
+    assert table.rows == [TableRow(2, {"owner": "U1", "notes": "a"})]
+    assert [str(p) for p in table.problems] == [
+        'r.xlsx: header: columns A ("owner") and B ("Owner") have the same name; column A is read and '
+        "column B is left out; each column needs its own name",
+        'r.xlsx: header: columns C ("Notes") and E ("notes") have the same name; column C is read and '
+        "column E is left out; each column needs its own name",
+        "r.xlsx: header: column D has values (the first in row 2) but no name in row 1, so they are left "
+        "out; give it a name or clear it",
     ]
 
 

@@ -9,8 +9,9 @@ Each run, for each document: read it from Google, judge it as `ew check` does (`
   to reconcile, and the next run sees the same hash and writes nothing), then tell the admin it is
   fixed if they were told it was broken.
 
-Row problems do not block: they go to `problems.json` next to `registry.csv` (for the digest) and to
-the admin, once per new bad row.
+Row problems do not block, nor does a column the watcher does not read that is doubled or unnamed:
+they go to `problems.json` next to `registry.csv` (for the digest) and to the admin, once per new
+problem.
 
 A renewal typed into the sheet (an item's expiry moved later while its chain is open) closes the
 chain: its open Slack cards say "Renewed in the sheet" and lose their buttons, and its pings go to the
@@ -176,7 +177,8 @@ def _in_force(deps: DriveSyncDeps, report: SyncReport, checked: Checked) -> bool
 
 def _row_problems(deps: DriveSyncDeps, checked: Checked, report: SyncReport) -> None:
     problems = checked.row_problems
-    report.rows_skipped = len({p.where.split(",")[0] for p in problems})
+    # "row 5, column owner" counts row 5; a "header" problem (a column not read) skips no row
+    report.rows_skipped = len({p.where.split(",")[0] for p in problems if p.where.startswith("row ")})
     body = sync_plan.problems_document(problems)
     _put_if_changed(deps.s3, deps.registry_bucket, sync_plan.PROBLEMS_KEY, body, "application/json", report)
     lines = sync_plan.problem_lines(problems)

@@ -1,7 +1,9 @@
 """The registry sheet: one row per thing that expires (DESIGN section 5).
 
-A header without a required column makes the whole sheet unusable (DocumentError). Everything else is
-judged row by row: a bad row is reported in plain words and skipped, and the rest of the sheet still runs.
+A header without a required column, or with two columns the watcher reads under one name, makes the
+whole sheet unusable (DocumentError). A column the watcher does not read that is doubled or has values
+but no name is reported, and the sheet still runs. Everything else is judged row by row: a bad row is
+reported in plain words and skipped, and the rest of the sheet still runs.
 """
 
 from __future__ import annotations
@@ -103,7 +105,9 @@ class Item:
 @dataclass
 class Registry:
     items: list[Item]
-    problems: list[Problem]  # one per bad cell; those rows are not in items
+    # a column the watcher does not read, doubled or unnamed (where: "header"); then one per bad cell,
+    # whose rows are not in items
+    problems: list[Problem]
     columns: list[str]  # the sheet's normalised column names, extras included, in sheet order
 
     def by_id(self) -> dict[str, Item]:
@@ -119,7 +123,9 @@ def load_registry(
     check_date_order(date_order)  # a configuration mistake, not something to blame on every row
     source = source or filename
     try:
-        table = read_table(data, filename, source)
+        # Only the columns the watcher reads must be unambiguous: a scratch column doubled or left
+        # without a name is reported, not a reason to stop watching every item.
+        table = read_table(data, filename, source, used=SCHEMA)
     except DocumentError as exc:
         raise _header_below(data, filename, source) or exc from None
     missing = [col for col in REQUIRED if col not in table.columns]
@@ -141,7 +147,7 @@ def load_registry(
             rows_by_id.setdefault(row.values["item_id"], []).append(row.number)
 
     items: list[Item] = []
-    problems: list[Problem] = []
+    problems: list[Problem] = list(table.problems)
     cells = _CellReader(date_order)
     extra_columns = [col for col in table.columns if col not in _SCHEMA_SET]
     for row in table.rows:

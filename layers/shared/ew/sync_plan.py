@@ -3,9 +3,10 @@ hash, which items did the sheet renew, and what the admin is told. The service (
 the reading and writing around them.
 
 A document is judged exactly as `ew check` judges it (ew.items.load_registry, ew.rules.parse_rules,
-ew.voice.parse_voice). A *blocking* problem (a header without a required column, a rules or voice doc
-that does not parse) keeps the document out: the last good version stays in force. Problems in single
-rows do not block: the tick skips those rows, as it always does.
+ew.voice.parse_voice). A *blocking* problem (a header without a required column or with a column the
+watcher reads twice, a rules or voice doc that does not parse) keeps the document out: the last good
+version stays in force. Problems in single rows do not block: the tick skips those rows, as it always
+does; nor does a column the watcher does not read that is doubled or unnamed (reported like a row).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from opskit.google_docs import grid_csv
 from opskit.problems import DocumentError, Problem
 
 REGISTRY, RULES, VOICE = "registry", "rules", "voice"
-PROBLEMS_KEY = "problems.json"  # the registry's row problems, next to registry.csv (for the digest)
+PROBLEMS_KEY = "problems.json"  # the registry's non-blocking problems, next to registry.csv (for the digest)
 DATE_COLUMNS = ("expiry_date", "notice_date", "last_renewed")
 LABELS = {REGISTRY: "the registry sheet", RULES: "the rules doc", VOICE: "the voice doc"}
 KEYS = {REGISTRY: REGISTRY_KEY, RULES: RULES_KEY, VOICE: VOICE_KEY}
@@ -178,12 +179,18 @@ def fixed_message(name: str) -> tuple[str, str]:
 
 
 def rows_message(new: Sequence[str], total: int) -> tuple[str, str]:
-    """(subject, text) for registry rows newly found bad: they are skipped, the rest still runs."""
+    """(subject, text) for registry problems newly found that do not block: bad rows (skipped, the
+    rest still runs) or a column the watcher does not read, doubled or unnamed (`total` 0: no row is
+    skipped)."""
+    problems = f"{len(new)} new problem{'s' if len(new) != 1 else ''} in the registry sheet"
+    if not total:
+        subject = "Expiry Watcher: the registry sheet needs fixing"
+        return subject, f"{problems} (no row is skipped; the sheet still runs):\n{_listed(new)}"
     subject = "Expiry Watcher: rows in the registry sheet need fixing"
     rows = "row" if total == 1 else "rows"
     text = (
-        f"{len(new)} new problem{'s' if len(new) != 1 else ''} in the registry sheet "
-        f"({total} {rows} skipped in all until fixed; the rest of the sheet still runs):\n{_listed(new)}"
+        f"{problems} ({total} {rows} skipped in all until fixed; the rest of the sheet still runs):\n"
+        f"{_listed(new)}"
     )
     return subject, text
 

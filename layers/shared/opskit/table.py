@@ -10,8 +10,8 @@ import csv
 import datetime
 import io
 import re
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass, field
 from pathlib import PurePath
 from typing import Any
 
@@ -29,6 +29,8 @@ class Table:
     header: list[str]  # header texts as written
     columns: list[str]  # normalised names, same order as header
     rows: list[TableRow]
+    # problems in columns the reader does not use (see read_table's `used`): the table is still usable
+    problems: list[Problem] = field(default_factory=list)
 
 
 # Stripped from both ends of every cell and header: whitespace of any kind (a non-breaking space from a
@@ -55,9 +57,17 @@ def normalise_column(name: str) -> str:
     return _SEPARATORS.sub("_", words).strip("_").lower()
 
 
-def read_table(data: bytes, filename: str, source: str | None = None) -> Table:
+def read_table(
+    data: bytes, filename: str, source: str | None = None, *, used: Collection[str] | None = None
+) -> Table:
+    """The file as rows keyed by normalised column name. Two columns of one name, or values under a
+    column with no name, raise DocumentError, unless `used` (the column names the caller reads, written
+    as it likes: they are normalised) is given and the column is not one of them: then the table is
+    still usable, the first column of the name is the one read, values under no name are left out, and
+    each such problem is in `Table.problems` for the caller to report."""
     source = source or filename
-    return _to_table(read_cells(data, filename, source), source)
+    wanted = None if used is None else {normalise_column(name) for name in used}
+    return _to_table(read_cells(data, filename, source), source, wanted)
 
 
 def read_cells(data: bytes, filename: str, source: str | None = None) -> list[list[str]]:
@@ -147,7 +157,7 @@ def _cell_text(value: object) -> str:
     return str(value)
 
 
-def _to_table(cells: list[list[str]], source: str) -> Table:
+def _to_table(cells: list[list[str]], source: str, used: Collection[str] | None) -> Table:
     """`cells` come stripped."""
     numbered = list(enumerate(cells, start=1))
     if not any(any(row) for _, row in numbered):
@@ -157,51 +167,66 @@ def _to_table(cells: list[list[str]], source: str) -> Table:
         raise _error(source, "row 1", "row 1 is blank; it should hold the column names")
 
     columns = [normalise_column(h) for h in header]
-    _check_duplicates(header, columns, source)
+    found = _duplicates(header, columns, source, used)
+    blocking = [problem for tolerated, problem in found if not tolerated]
+    if blocking:
+        raise DocumentError(blocking)
+    unnamed = _unnamed(columns, numbered[1:], source, used is not None)
+    if unnamed and used is None:
+        raise DocumentError(unnamed)
+    # The columns read: every named one, the first of each name (a later one of the same name is a
+    # problem above: raised, or reported when it is not a column the caller uses).
+    first = {col: i for i, col in reversed(list(enumerate(columns))) if col}
+    kept = sorted(first.values())
     width = len(columns)
-    if all(columns):  # the usual sheet: every column named, so a row is its cells under the names
+    if len(kept) == width:  # the usual sheet: every column named once, so a row is its cells under the names
         padding = [""] * width
         rows = [
-            # Cells beyond the header are not values (_check_unnamed refuses them): not strict.
+            # Cells beyond the header are not values (reported by _unnamed): not strict.
             TableRow(number, dict(zip(columns, row + padding[len(row) :], strict=False)))
             for number, row in numbered[1:]
             if any(row)
         ]
     else:
         rows = [
-            TableRow(number, {col: row[i] if i < len(row) else "" for i, col in enumerate(columns) if col})
+            TableRow(number, {columns[i]: row[i] if i < len(row) else "" for i in kept})
             for number, row in numbered[1:]
             if any(row)
         ]
-    _check_unnamed(columns, numbered[1:], source)
-    named = [i for i, col in enumerate(columns) if col]
-    return Table([header[i] for i in named], [columns[i] for i in named], rows)
+    problems = [problem for _, problem in found] + unnamed
+    return Table([header[i] for i in kept], [columns[i] for i in kept], rows, problems)
 
 
-def _check_duplicates(header: Sequence[str], columns: Sequence[str], source: str) -> None:
+def _duplicates(
+    header: Sequence[str], columns: Sequence[str], source: str, used: Collection[str] | None
+) -> list[tuple[bool, Problem]]:
+    """(tolerated, the problem) for each column named like one before it. Tolerated when the name is
+    not one the caller uses: the table is read anyway, and the message says which column is read."""
     first_seen: dict[str, int] = {}
     problems = []
     for i, col in enumerate(columns):
         if not col:
             continue
-        if col in first_seen:
-            j = first_seen[col]
-            problems.append(
-                Problem(
-                    source,
-                    "header",
-                    f'columns {column_letter(j)} ("{header[j]}") and {column_letter(i)} '
-                    f'("{header[i]}") have the same name; each column needs its own name',
-                )
-            )
-        else:
+        if col not in first_seen:
             first_seen[col] = i
-    if problems:
-        raise DocumentError(problems)
+            continue
+        j = first_seen[col]
+        a, b = column_letter(j), column_letter(i)
+        tolerated = used is not None and col not in used
+        read = f"column {a} is read and column {b} is left out; " if tolerated else ""
+        message = (
+            f'columns {a} ("{header[j]}") and {b} ("{header[i]}") have the same name; '
+            f"{read}each column needs its own name"
+        )
+        problems.append((tolerated, Problem(source, "header", message)))
+    return problems
 
 
-def _check_unnamed(columns: Sequence[str], rows: Iterable[tuple[int, list[str]]], source: str) -> None:
-    """Values under a column with no name would be lost without anyone noticing: refuse them instead."""
+def _unnamed(
+    columns: Sequence[str], rows: Iterable[tuple[int, list[str]]], source: str, tolerated: bool
+) -> list[Problem]:
+    """Values under a column with no name would be lost without anyone noticing: a problem for each
+    such column (`tolerated`: the table is read anyway, without them, and the message says so)."""
     first_value: dict[int, int] = {}
     unnamed = [i for i, col in enumerate(columns) if not col]
     width = len(columns)
@@ -213,17 +238,16 @@ def _check_unnamed(columns: Sequence[str], rows: Iterable[tuple[int, list[str]]]
         for i in range(width, len(row)):
             if row[i]:
                 first_value.setdefault(i, number)
-    problems = [
+    left_out = ", so they are left out" if tolerated else ""
+    return [
         Problem(
             source,
             "header",
-            f"column {column_letter(i)} has values (the first in row {number}) but no name in row 1; "
-            "give it a name or clear it",
+            f"column {column_letter(i)} has values (the first in row {number}) but no name in row 1"
+            f"{left_out}; give it a name or clear it",
         )
         for i, number in sorted(first_value.items())
     ]
-    if problems:
-        raise DocumentError(problems)
 
 
 def _error(source: str, where: str, message: str) -> DocumentError:
