@@ -142,7 +142,7 @@ def test_a_doubled_and_an_unnamed_scratch_column_are_reported_and_the_sheet_runs
     assert json.loads(cloud.read_source("problems.json") or b"")["count"] == 0
 
 
-@pytest.mark.parametrize("doubled", ["owner", "Expiry Date", "Notes"])
+@pytest.mark.parametrize("doubled", ["owner", "Expiry Date", "Item ID"])
 def test_a_column_the_watcher_reads_twice_keeps_the_sheet_out(cloud: LocalCloud, doubled: str) -> None:
     cloud.drive_sync()
     good = cloud.read_source("registry.csv")
@@ -155,8 +155,8 @@ def test_a_column_the_watcher_reads_twice_keeps_the_sheet_out(cloud: LocalCloud,
     )
     assert cloud.drive_sync()["kept_out"] == ["registry.csv"]
     assert cloud.read_source("registry.csv") == good
-    letter = {"owner": "D", "Expiry Date": "C", "Notes": "E"}[doubled]
-    first = {"owner": "Owner", "Expiry Date": "Expiry Date", "Notes": "Notes"}[doubled]
+    letter = {"owner": "D", "Expiry Date": "C", "Item ID": "A"}[doubled]
+    first = {"owner": "Owner", "Expiry Date": "Expiry Date", "Item ID": "Item ID"}[doubled]
     assert admin_messages(cloud) == [
         "The registry sheet was not taken in: 1 problem to fix.\n"
         f'• header: columns {letter} ("{first}") and F ("{doubled}") have the same name; each column '

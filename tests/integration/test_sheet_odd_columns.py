@@ -1,7 +1,7 @@
-"""The writes to the registry sheet on a sheet with a doubled scratch column and a column with values
-but no name (which the watcher reports but reads anyway, DESIGN.md §5): the renewal written back by a
-Renew click and an approved proposal's appended row land under the right headers, and the cells of
-those columns stay as they were."""
+"""The writes to the registry sheet on a sheet with a doubled scratch column, a second Notes column and
+a column with values but no name (which the watcher reports but reads anyway, DESIGN.md §5): the
+renewal written back by a Renew click and an approved proposal's appended row land under the right
+headers (notes under the first Notes column), and the cells of those columns stay as they were."""
 
 from __future__ import annotations
 
@@ -20,9 +20,9 @@ from opskit.slack import SlackGateway, make_client
 from opskit.state import StateTable
 
 HEADER = ["Item ID", "Item", "Category", "Expiry date", "Owner", "Supplier", "", "Notes", "Last renewed",
-          "supplier"]  # fmt: skip
+          "supplier", "notes"]  # fmt: skip
 ROW = ["ACME-002", "Public liability insurance", "insurance", "2026-12-15", "U04FIN0001", "Keane & Co",
-       "ask Li first", "Broker", "2025-12-15", "Keane and Co Ltd"]  # fmt: skip
+       "ask Li first", "Broker", "2025-12-15", "Keane and Co Ltd", "old note"]  # fmt: skip
 SHEET = "\n".join(",".join(cells) for cells in (HEADER, ROW)) + "\n"
 
 
@@ -48,7 +48,7 @@ def test_a_renew_click_writes_the_new_expiry_and_last_renewed_into_their_own_col
     [opened] = cloud.slack.calls("views.open")
     cloud.slack_click(modal_submission(opened.params["view"], "2027-12-15", "U04FIN0001"))
     today = datetime.now(ZoneInfo("Europe/London")).date().isoformat()
-    renewed = [*ROW[:3], "2027-12-15", *ROW[4:8], today, ROW[9]]
+    renewed = [*ROW[:3], "2027-12-15", *ROW[4:8], today, *ROW[9:]]
     assert padded(cloud.sheet_rows()) == [HEADER, renewed]
     # ... and drive-sync takes the renewed row in, the two columns still reported, not blocking.
     cloud.drive_sync()
@@ -58,7 +58,7 @@ def test_a_renew_click_writes_the_new_expiry_and_last_renewed_into_their_own_col
         "2027-12-15",
         today,
     )
-    assert [p.where for p in registry.problems] == ["header", "header"]
+    assert [p.where for p in registry.problems] == ["header", "header", "header"]
 
 
 def test_an_approved_proposal_is_appended_under_the_right_headers(cloud: LocalCloud) -> None:
@@ -73,8 +73,9 @@ def test_an_approved_proposal_is_appended_under_the_right_headers(cloud: LocalCl
     assert posted is not None
     message = {"channel": "C04INTAKE1", "ts": ts, "blocks": posted["blocks"], "text": posted["text"]}
     cloud.slack_click(button_click(message, "proposal_approve", "U04BOSS001"))
+    # The notes go under the first Notes column, the one the watcher reads (the second is reported).
     added = ["ACME-003", "Window cleaning contract", "contract", "2027-05-31", "U04OPS0001", "", "",
-             "Found in the forwarded PDF", "", ""]  # fmt: skip
+             "Found in the forwarded PDF", "", "", ""]  # fmt: skip
     assert padded(cloud.sheet_rows()) == [HEADER, ROW, added]
     cloud.drive_sync()
     registry = load_registry(cloud.read_source("registry.csv") or b"")

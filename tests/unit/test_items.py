@@ -138,9 +138,21 @@ def test_a_doubled_or_unnamed_column_the_watcher_does_not_read_is_reported_and_t
     ]
 
 
-@pytest.mark.parametrize("doubled", ["Owner", "notes", "Last Renewed"])
+def test_a_second_notes_column_is_reported_and_the_first_is_shown():
+    registry = _load(
+        "item_id,item,expiry_date,owner,Notes,notes", "L1,Lease,2026-03-01,U012ABCDEF,Call Tom,old"
+    )
+    assert [i.item_id for i in registry.items] == ["L1"]
+    assert registry.items[0].notes == "Call Tom"
+    assert _problems(registry) == [
+        'registry.csv: header: columns E ("Notes") and F ("notes") have the same name; column E is '
+        "read and column F is left out; each column needs its own name",
+    ]
+
+
+@pytest.mark.parametrize("doubled", ["Owner", "Renewal Term", "Last Renewed"])
 def test_a_column_the_watcher_reads_twice_makes_the_sheet_unusable(doubled):
-    header = "item_id,item,expiry_date,owner,notes,last_renewed," + doubled
+    header = "item_id,item,expiry_date,owner,renewal_term,last_renewed," + doubled
     with pytest.raises(DocumentError) as info:
         _load(header, "L1,Lease,2026-03-01,U012ABCDEF,,,")
     [problem] = info.value.problems

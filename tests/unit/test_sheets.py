@@ -347,11 +347,14 @@ def test_a_doubled_column_and_one_without_a_name_do_not_stop_writes_by_the_other
         ["INS-1", "a", "loose", "2027-03-01", "b", "2026-02-20"],
         ["INS-2", "", "", "2028-01-01"],
     ]
-    # Only a write naming the doubled column itself cannot say which one it means.
+    # A value for the doubled column itself goes under the first of them, the one the reader reads...
+    assert table.append({"item_id": "INS-3", "scratch": "x"}) == 4
+    assert fake.rows("book", "Registry list")[3] == ["INS-3", "x"]
+    # ...but a doubled column cannot be the key that finds a row: which one would it be?
     with pytest.raises(
         SheetsError, match=r'the column "scratch" appears more than once in the header \(columns B and E\)'
     ):
-        table.append({"item_id": "INS-3", "scratch": "x"})
+        table.find_row("scratch", "a")
 
 
 # -- failures --------------------------------------------------------------------------------------

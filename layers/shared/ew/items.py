@@ -34,6 +34,7 @@ OPTIONAL = (
 )
 SCHEMA = REQUIRED + OPTIONAL
 _SCHEMA_SET = frozenset(SCHEMA)
+_DECIDING = tuple(column for column in SCHEMA if column != "notes")
 STATUSES = ("active", "retired")
 MAX_FIRST_ALERT_DAYS = 3650
 
@@ -124,8 +125,9 @@ def load_registry(
     source = source or filename
     try:
         # Only the columns the watcher reads must be unambiguous: a scratch column doubled or left
-        # without a name is reported, not a reason to stop watching every item.
-        table = read_table(data, filename, source, used=SCHEMA)
+        # without a name is reported, not a reason to stop watching every item. So is a second Notes
+        # column: notes are free text shown on the card (the first is shown), they decide nothing.
+        table = read_table(data, filename, source, used=_DECIDING)
     except DocumentError as exc:
         raise _header_below(data, filename, source) or exc from None
     missing = [col for col in REQUIRED if col not in table.columns]

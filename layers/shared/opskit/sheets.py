@@ -337,12 +337,15 @@ def _find(
     return numbers[0], values
 
 
-def _column(header: list[str], name: str) -> int:
+def _column(header: list[str], name: str, *, first_of_doubled: bool = False) -> int:
+    """The column `name` is in. A name the header has twice is refused where the answer must be
+    unambiguous (a key, a value to compare); a value to write goes under the first of them, the one a
+    table read with `opskit.table.read_table(used=...)` reads."""
     wanted = normalise_column(name)
     matches = [i for i, cell in enumerate(header) if wanted and normalise_column(cell) == wanted]
     if not matches:
         raise SheetsError(f'the sheet has no column "{name}"')
-    if len(matches) > 1:
+    if len(matches) > 1 and not first_of_doubled:
         letters = " and ".join(column_letter(i) for i in matches)
         raise SheetsError(f'the column "{name}" appears more than once in the header (columns {letters})')
     return matches[0]
@@ -353,7 +356,7 @@ def _placed(header: list[str], values: Mapping[str, str]) -> dict[int, str]:
     placed: dict[int, str] = {}
     names: dict[int, str] = {}
     for column, value in values.items():
-        index = _column(header, column)
+        index = _column(header, column, first_of_doubled=True)
         if index in names:
             raise SheetsError(f'"{names[index]}" and "{column}" both name the column "{header[index]}"')
         names[index] = column
