@@ -195,8 +195,8 @@ def test_a_sheet_with_only_its_header_or_nothing_at_all(
 ) -> None:
     only_header = csv_file(tmp_path, "item_id,item,expiry_date,owner\n,,,\n\n", "header.csv")
     assert check(capsys, "--sheet", only_header) == (
-        0,
-        ["No problems in the sheet: 0 active items, 0 retired."],
+        1,
+        ["header.csv: sheet: there are no rows below the header: nothing is watched", "1 problem found."],
     )
     empty = csv_file(tmp_path, "", "empty.csv")
     assert check(capsys, "--sheet", empty) == (

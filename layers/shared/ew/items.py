@@ -158,6 +158,10 @@ def load_registry(
             problems += [Problem(source, f"row {row.number}, column {col}", msg) for col, msg in bad.items()]
         if item is not None:
             items.append(item)
+    if not table.rows:
+        # Mirrored all the same (a new sheet starts empty), but said: a sheet whose rows were all
+        # deleted by mistake would otherwise silence the watcher without anyone noticing.
+        problems.append(Problem(source, "sheet", "there are no rows below the header: nothing is watched"))
     return Registry(items, problems, list(table.columns))
 
 
