@@ -224,3 +224,13 @@ def test_the_renew_write_back_finds_a_row_whose_id_carries_an_invisible_characte
             == 2
         )
         assert fake.rows("book", "Registry")[1] == ["A-1\u200b", "2027-03-01"]
+
+
+def test_a_sheet_emptied_below_its_header_is_taken_in_and_the_admin_is_told(cloud: LocalCloud) -> None:
+    cloud.drive_sync()
+    put_sheet(cloud, [["Item ID", "Item", "Expiry Date", "Owner"]])
+    report = cloud.drive_sync()
+    assert report["kept_out"] == [] and "registry.csv" in report["written"]
+    assert cloud.tick(datetime(2026, 11, 23, 8, tzinfo=UTC))[0]["items"] == 0
+    [told] = [m for m in admin_messages(cloud) if "nothing is watched" in m]
+    assert "there are no rows below the header: nothing is watched" in told
