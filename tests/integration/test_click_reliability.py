@@ -18,6 +18,7 @@ from urllib.parse import parse_qs, urlencode, urlparse
 import pytest
 from alerts import alert
 from botocore.exceptions import ClientError
+from crashes import later  # the clicks are signed at the handler's clock, so they stay fresh
 
 from ew import proposals, runtime
 from ew.answers import BUSY, CLAIM_LEASE, FAILED
@@ -111,15 +112,6 @@ def failing(table: str, error: Callable[[], BaseException], times: int = 1, skip
 def throttled() -> ClientError:
     error = {"Code": "ProvisionedThroughputExceededException", "Message": "Rate of requests exceeds"}
     return ClientError({"Error": error}, "PutItem")
-
-
-@contextmanager
-def later(monkeypatch: pytest.MonkeyPatch, by: timedelta) -> Iterator[None]:
-    """The handler's clock moved on (the clicks are signed at the handler's clock, so they stay fresh)."""
-    real = runtime.utc_now
-    monkeypatch.setattr(runtime, "utc_now", lambda: real() + by)
-    yield
-    monkeypatch.setattr(runtime, "utc_now", real)
 
 
 # -- defect 3: a failed write after the claim loses nothing --------------------------------------------
