@@ -209,7 +209,7 @@ def test_bad_rows_are_listed_for_the_digest_and_told_once_each(cloud: LocalCloud
     cloud.drive_sync()
     cloud.drive_sync()
     assert admin_messages(cloud)[2:] == [
-        "Every row of the registry sheet reads cleanly again: no row is skipped."
+        "The registry sheet reads cleanly again: every row and column is read."
     ]
     assert json.loads(cloud.read_source("problems.json") or b"")["count"] == 0
 

@@ -136,9 +136,7 @@ def test_a_doubled_and_an_unnamed_scratch_column_are_reported_and_the_sheet_runs
     put_sheet(cloud, [header[:5], *(row[:5] for row in rows)])  # the two columns cleaned up
     cloud.drive_sync()
     assert len(admin_messages(cloud)) == 2
-    assert (
-        admin_messages(cloud)[1] == "Every row of the registry sheet reads cleanly again: no row is skipped."
-    )
+    assert admin_messages(cloud)[1] == "The registry sheet reads cleanly again: every row and column is read."
     assert json.loads(cloud.read_source("problems.json") or b"")["count"] == 0
 
 

@@ -197,6 +197,7 @@ def rows_message(new: Sequence[str], total: int) -> tuple[str, str]:
 
 def rows_fixed_message() -> tuple[str, str]:
     return (
-        "Expiry Watcher: every row of the registry sheet reads cleanly",
-        "Every row of the registry sheet reads cleanly again: no row is skipped.",
+        "Expiry Watcher: the registry sheet reads cleanly",
+        # Said after fixed rows, columns or an emptied sheet alike: nothing in the sheet is left out now.
+        "The registry sheet reads cleanly again: every row and column is read.",
     )
