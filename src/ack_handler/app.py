@@ -18,7 +18,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from ew import runtime, slack_clicks
-from ew.answers import APPEND_TASK, CARD_TASK, SHEET_TASK, AckDeps
+from ew.answers import APPEND_TASK, CARD_TASK, SHEET_TASK, AckDeps, update_card
 from opskit.function_url import UrlRequest, response, route
 from opskit.http_answer import HttpAnswer, Refused
 from opskit.slack import MAX_REQUEST_BODY
@@ -83,7 +83,6 @@ ROUTES = {
 
 
 def run_task(event: dict[str, Any]) -> dict[str, Any]:
-    from ew.answers import update_card
     from ew.writebacks import append_approved, write_renewal
 
     if event["task"] == CARD_TASK:

@@ -11,9 +11,14 @@ from ew_local.cloud import LocalCloud
 FIRST_ALERT = Path(__file__).resolve().parents[2] / "events" / "dispatch" / "first_alert.json"
 
 
-def alert(cloud: LocalCloud) -> dict[str, Any]:
-    """Send the first alert for ACME-002 and return the message as Slack holds it."""
-    assert cloud.dispatch(json.loads(FIRST_ALERT.read_text()))["status"] == "sent"
+def alert(cloud: LocalCloud, decided_at: str | None = None) -> dict[str, Any]:
+    """Send the first alert for ACME-002 (decided as the event says, or at `decided_at`, an ISO UTC
+    time) and return the message as Slack holds it."""
+    event = json.loads(FIRST_ALERT.read_text())
+    if decided_at:
+        event["time"] = decided_at.replace("+00:00", "Z")
+        event["detail"]["decided_at"] = decided_at
+    assert cloud.dispatch(event)["status"] == "sent"
     record = cloud.store.get("ACME-002", 0)
     assert record is not None and record.message_ref
     channel, ts = record.message_ref.split("/")

@@ -4,14 +4,13 @@ container answers without building a Parameter Store client (the cold-start budg
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 import boto3
 import pytest
-from alerts import FIRST_ALERT
+from alerts import alert as first_alert
 from botocore.exceptions import ClientError
 
 from ew import runtime
@@ -35,16 +34,7 @@ def cloud() -> Iterator[LocalCloud]:
 
 def alert(cloud: LocalCloud) -> dict[str, Any]:
     """The first alert for ACME-002, decided at 21:00 UTC (10:00 in Auckland, outside quiet hours)."""
-    event = json.loads(FIRST_ALERT.read_text())
-    event["time"] = "2026-12-02T21:00:02Z"
-    event["detail"]["decided_at"] = "2026-12-02T21:00:00+00:00"
-    assert cloud.dispatch(event)["status"] == "sent"
-    record = cloud.store.get("ACME-002", 0)
-    assert record is not None and record.message_ref
-    channel, ts = record.message_ref.split("/")
-    message = cloud.slack.message(channel, ts)
-    assert message is not None
-    return {"channel": channel, "ts": ts, "blocks": message["blocks"], "text": message["text"]}
+    return first_alert(cloud, decided_at="2026-12-02T21:00:00+00:00")
 
 
 def settings_unreadable() -> None:
