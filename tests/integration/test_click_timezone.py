@@ -4,6 +4,7 @@ container answers without building a Parameter Store client (the cold-start budg
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -76,9 +77,13 @@ def test_a_snooze_modal_checks_its_date_against_the_pings_day(cloud: LocalCloud)
         cloud.slack_click(button_click(message, "snooze", "U04FIN0001"))
         [opened] = cloud.slack.calls("views.open")
         view = opened.params["view"]
-        # 2 Dec is still "today" in London but already yesterday in Auckland: refused.
-        refused = cloud.slack_click(modal_submission(view, "2026-12-02", "U04FIN0001"))
-        assert "errors" in refused["body"]
+        # 3 Dec is a day ahead in UTC or London, but already today in Auckland: refused, said in its day.
+        refused = cloud.slack_click(modal_submission(view, "2026-12-03", "U04FIN0001"))
+        assert json.loads(refused["body"]) == {
+            "response_action": "errors",
+            "errors": {"date": "The snooze date must be after today (3 Dec 2026)."},
+        }
+        assert cloud.store.load()[1] == []
         assert cloud.slack_click(modal_submission(view, "2026-12-04", "U04FIN0001"))["statusCode"] == 200
     [ack] = cloud.store.load()[1]
     assert (ack.action, str(ack.snooze_until)) == ("snooze", "2026-12-04")
