@@ -118,7 +118,7 @@ def test_a_doubled_and_an_unnamed_scratch_column_are_reported_and_the_sheet_runs
         "problems": [{"where": "header", "message": doubled}, {"where": "header", "message": unnamed}],
     }
     assert admin_messages(cloud) == [
-        "2 new problems in the registry sheet (no row is skipped; the sheet still runs):\n"
+        "2 new problems in the registry sheet (no row is skipped; the sheet is in force):\n"
         f"• header: {doubled}\n• header: {unnamed}"
     ]
     # What the tick and the weekly digest read: every item, the first Supplier's values, both problems.
@@ -230,5 +230,7 @@ def test_a_sheet_emptied_below_its_header_is_taken_in_and_the_admin_is_told(clou
     report = cloud.drive_sync()
     assert report["kept_out"] == [] and "registry.csv" in report["written"]
     assert cloud.tick(datetime(2026, 11, 23, 8, tzinfo=UTC))[0]["items"] == 0
-    [told] = [m for m in admin_messages(cloud) if "nothing is watched" in m]
-    assert "there are no rows below the header: nothing is watched" in told
+    assert admin_messages(cloud)[-1] == (
+        "1 new problem in the registry sheet (no row is skipped; the sheet is in force):\n"
+        "• sheet: there are no rows below the header: nothing is watched"
+    )

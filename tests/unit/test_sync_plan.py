@@ -78,6 +78,6 @@ def test_long_problem_lists_are_cut_and_counted() -> None:
     )
     assert rows_message(["header: column F has values", "header: columns B and C"], 0) == (
         "Expiry Watcher: the registry sheet needs fixing",
-        "2 new problems in the registry sheet (no row is skipped; the sheet still runs):\n"
+        "2 new problems in the registry sheet (no row is skipped; the sheet is in force):\n"
         "• header: column F has values\n• header: columns B and C",
     )

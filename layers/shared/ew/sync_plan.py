@@ -185,7 +185,7 @@ def rows_message(new: Sequence[str], total: int) -> tuple[str, str]:
     problems = f"{len(new)} new problem{'s' if len(new) != 1 else ''} in the registry sheet"
     if not total:
         subject = "Expiry Watcher: the registry sheet needs fixing"
-        return subject, f"{problems} (no row is skipped; the sheet still runs):\n{_listed(new)}"
+        return subject, f"{problems} (no row is skipped; the sheet is in force):\n{_listed(new)}"
     subject = "Expiry Watcher: rows in the registry sheet need fixing"
     rows = "row" if total == 1 else "rows"
     text = (
