@@ -127,13 +127,13 @@ clean:
 # rows (several minutes and a few GB: run it alone). bench-cold: ack-handler's cold start as Lambda runs
 # it: python3.13 on the layer layers/shared/Makefile builds (x86 wheels, for this machine), byte-compiled
 # for 3.13 (a no-op where the Makefile already does it), with boto3 as the runtime ships it. On a
-# machine with pyenv: PYENV_VERSION=3.11.7:3.13.0 make bench-cold. compileall runs without the
+# python3.13: the one `make build` finds (PATH or pyenv; PY313=... for another). compileall runs without the
 # PYTHONPYCACHEPREFIX this Makefile exports, or the .pyc land in .venv/pycache where the child never looks.
 .PHONY: bench-300k bench-cold
 bench-300k: setup
 	$(UV) run python benchmarks/daily_tick.py --sizes 10000,100000,300000 $(ARGS)
 
-PY313 ?= python3.13
+PY313 ?= $(PYTHON313)
 COLD_DIR ?= /tmp/ew-cold-start
 bench-cold: setup
 	rm -rf $(COLD_DIR) && mkdir -p $(COLD_DIR)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -38,7 +37,7 @@ def deps(lease: timedelta) -> DispatchDeps:
         dispatch_arn=runtime.env("EW_DISPATCH_ARN"),
         scheduler_role_arn=runtime.env("EW_SCHEDULER_ROLE_ARN"),
         schedule_group=runtime.env("EW_SCHEDULE_GROUP", "default"),
-        dlq_arn=os.environ.get("EW_DEFERRAL_DLQ_ARN") or None,
+        dlq_arn=runtime.env("EW_DEFERRAL_DLQ_ARN", "") or None,
         lease=lease,
     )
 

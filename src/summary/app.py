@@ -39,7 +39,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     month = summary_month(event, scheduled_at(event), summary_deps.settings.timezone)
     # One id for every log line of this month's summary, retries included.
     logger.set_correlation_id(f"summary-{month.isoformat()[:7]}")
-    result = send_summary(summary_deps, month, scheduled_at(event))
+    result = send_summary(summary_deps, month)
     if result.status == SENT:
         metrics.add_metric(name="SummarySent", unit=MetricUnit.Count, value=1)
         if result.fallback:

@@ -120,7 +120,7 @@ def recipients(settings: Settings) -> list[str]:
     )
 
 
-def send_summary(deps: SummaryDeps, month: date, now: datetime) -> SummaryResult:
+def send_summary(deps: SummaryDeps, month: date) -> SummaryResult:
     to = recipients(deps.settings)
     figures = build_figures(deps, month)
     period = month.isoformat()[:7]
