@@ -33,7 +33,7 @@ def deps() -> IntakeDeps:
         source_bucket=runtime.env("EW_SOURCE_BUCKET"),
         model=BedrockModel(runtime.extraction_bedrock(), model_id) if model_id else None,
         known_people=lambda: registry_people(
-            runtime.client("s3"), runtime.env("EW_REGISTRY_BUCKET"), "registry.csv"
+            runtime.client("s3"), runtime.env("EW_REGISTRY_BUCKET"), runtime.settings().date_order
         ),
         # Scanned PDFs go to Textract only when the template gave its topic (else: "needs OCR").
         textract=runtime.client("textract") if os.environ.get("EW_OCR_TOPIC_ARN") else None,

@@ -28,7 +28,7 @@ from ew.extraction import ProposalModel, Source, extract, source_from_mail, to_d
 from ew.settings import Settings
 from opskit.documents import LIMITS, PDF, read_mail
 from opskit.slack import SlackGateway
-from opskit.state import Busy, Done, StateTable
+from opskit.state import Done, StateTable
 
 log = logging.getLogger(__name__)
 
@@ -100,12 +100,9 @@ def take_mail(deps: IntakeDeps, raw: bytes, where: str) -> IntakeResult:
     message_id = mail_key(raw, mail.message_id)
     now = deps.clock()
     record = {"object": where, "sender": mail.sender, "subject": mail.subject}
-    try:
-        claimed = deps.state.claim(PK, message_id, record, now, lease=LEASE, keep=KEEP)
-    except Busy:
-        # Another attempt is reading this very mail. Fail, so Lambda retries: by then it is done (a
-        # duplicate), or it died and its lease has run out (this attempt takes over).
-        raise
+    # Busy (raised) while another attempt reads this very mail: Lambda retries, and by then it is done
+    # (a duplicate), or it died and its lease has run out (that attempt is taken over).
+    claimed = deps.state.claim(PK, message_id, record, now, lease=LEASE, keep=KEEP)
     if isinstance(claimed, Done):
         log.info("mail %s was already taken (%s)", message_id, claimed.data.get("outcome"))
         return IntakeResult(DUPLICATE, message_id, str(claimed.data.get("proposal_id", "")))
@@ -147,8 +144,9 @@ def _post(
 
 
 def _proposal(deps: IntakeDeps, source: Source, proposal_id: str, links: list[str]) -> proposals.Proposal:
+    # Read before the reader's guard below: the registry's problems are not the mail's.
+    known = tuple(deps.known_people()) if deps.model is not None else ()
     try:
-        known = tuple(deps.known_people()) if deps.model is not None else ()
         extraction = extract(
             source, model=deps.model, known_people=known, date_order=deps.settings.date_order
         )
@@ -271,15 +269,15 @@ def _keep_sources(deps: IntakeDeps, source: Source, raw: bytes, proposal_id: str
     return links
 
 
-def registry_people(s3: Any, bucket: str, key: str) -> list[str]:
+def registry_people(s3: Any, bucket: str, date_order: str | None) -> list[str]:
     """Owners and owner emails in the mirrored registry; none when it cannot be read (the sender is
-    then the only owner a model may name)."""
-    from ew.items import load_registry
+    then the only owner a model may name: a registry problem is the sheet's, never the mail's)."""
+    from ew.daily_tick import UnreadableInput
+    from ew.reporting import registry_items
 
     try:
-        data = bytes(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
-    except (ClientError, BotoCoreError) as exc:
+        items, _ = registry_items(s3, bucket, date_order)
+    except UnreadableInput as exc:
         log.warning("the registry could not be read for known owners: %s", exc)
         return []
-    items = load_registry(data, key).items
     return sorted({p for i in items for p in (i.owner, i.owner_email) if p})
