@@ -481,3 +481,16 @@ def test_a_forward_of_a_forward_sent_base64_gives_the_inner_pdf_its_card(cloud: 
     assert "Evidence: “The initial term ends on 31 January 2027.”" in words
     uri = next(w for w in words.split() if w.startswith("s3://")).rstrip(".,")
     assert uri.endswith("/cleaning-agreement.pdf") and cloud.source_file(uri).startswith(b"%PDF")
+
+
+def test_two_attachments_with_the_same_name_are_both_kept_and_linked_on_the_card(cloud: LocalCloud) -> None:
+    # Scanners call every file "scan.pdf": the second must not overwrite the first in the source bucket.
+    first, second = text_pdf(CONTRACT), text_pdf("Insurance schedule\nCover ends on 31 March 2027.\n")
+    raw = mail("<two-scans@acme.example>", attachments=[("scan.pdf", first), ("scan.pdf", second)])
+    assert cloud.forward_mail(raw, "inbound/two-scans")["mails"][0]["outcome"] == "proposed"
+    (card,) = cards(cloud)
+    uris = [w.rstrip(".,") for w in card_words(card).split() if w.startswith("s3://")]
+    assert len(uris) == 2 and uris[0] != uris[1]
+    assert [cloud.source_file(uri) for uri in uris] == [first, second]
+    bucket = cloud.s3.list_objects_v2(Bucket=NAMES["EW_SOURCE_BUCKET"])
+    assert len(bucket["Contents"]) == 2

@@ -419,6 +419,53 @@ def test_a_mail_forwarded_as_attachment_is_opened() -> None:
     assert [a.name for a in mail.attachments] == ["schedule.pdf"]
 
 
+def test_attachments_with_the_same_name_each_keep_their_own_name_and_text() -> None:
+    # Scanners call every file "scan.pdf": whoever stores or links the parts by name must get both.
+    files = [("scan.pdf", text_pdf("Policy A: cover ends 1 March 2027")),
+             ("scan.pdf", text_pdf("Policy B: cover ends 2 April 2027"))]  # fmt: skip
+    mail = read_mail(eml_bytes(sender=SENDER, subject="scans", text="both", attachments=files))
+    assert [(a.name, a.text.strip()) for a in mail.attachments] == [
+        ("scan.pdf", "Policy A: cover ends 1 March 2027"),
+        ("scan (2).pdf", "Policy B: cover ends 2 April 2027"),
+    ]
+    assert [a.data for a in mail.attachments] == [data for _, data in files]
+
+
+def test_repeated_names_are_numbered_whatever_their_case_or_extension() -> None:
+    files = [("Scan.PDF", b"a"), ("scan.pdf", b"b"), ("scan (2).pdf", b"c"), ("notes", b"d"), ("notes", b"e")]
+    mail = read_mail(eml_bytes(sender=SENDER, subject="s", text="t", attachments=files))
+    assert [a.name for a in mail.attachments] == [
+        "Scan.PDF", "scan (2).pdf", "scan (2) (2).pdf", "notes", "notes (2)"
+    ]  # fmt: skip
+
+
+def test_a_forwarded_mail_s_attachment_named_like_the_outer_one_gets_its_own_name() -> None:
+    from email import message_from_bytes, policy
+
+    inner = eml_bytes(sender="Broker <renewals@broker.example>", subject="Your renewal", text="see scan",
+                      attachments=[("scan.pdf", text_pdf("Inner policy ends 1 March 2027"))])  # fmt: skip
+    outer = eml_bytes(sender=SENDER, subject="Fwd", text="FYI",
+                      attachments=[("scan.pdf", text_pdf("Outer policy ends 2 April 2027"))])  # fmt: skip
+    message = message_from_bytes(outer, policy=policy.default)
+    message.add_attachment(message_from_bytes(inner, policy=policy.default))
+    mail = read_mail(message.as_bytes())
+    assert [(a.name, a.text.strip()) for a in mail.attachments] == [
+        ("scan.pdf", "Outer policy ends 2 April 2027"),
+        ("scan (2).pdf", "Inner policy ends 1 March 2027"),
+    ]
+
+
+def test_attachments_past_the_limit_are_named_as_they_would_be_read() -> None:
+    files = [("scan.pdf", text_pdf("A")), ("scan.pdf", text_pdf("B")), ("scan.pdf", text_pdf("C"))]
+    mail = read_mail(
+        eml_bytes(sender=SENDER, subject="s", text="t", attachments=files), Limits(attachments=1)
+    )
+    assert [a.name for a in mail.attachments] == ["scan.pdf"]
+    assert mail.problems == (
+        "the mail has 3 attachments; only the first 1 were read (not read: scan (2).pdf, scan (3).pdf)",
+    )
+
+
 def test_inline_images_are_not_attachments() -> None:
     from email import message_from_bytes, policy
 

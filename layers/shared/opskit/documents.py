@@ -230,15 +230,15 @@ def read_mail(raw: bytes, limits: Limits = LIMITS) -> MailDocument:
         body = _with_text(DocumentText(BODY, kind), text, min(budget, limits.text_chars))
         budget -= len(body.text)
 
+    names = _distinct([_part_name(part, i) for i, part in enumerate(found)])
     if len(found) > limits.attachments:
-        skipped = [_part_name(part, i) for i, part in enumerate(found) if i >= limits.attachments]
+        skipped = names[limits.attachments :]
         problems.append(
             f"the mail has {len(found)} attachments; only the first {limits.attachments} were read "
             f"(not read: {', '.join(skipped)})"
         )
     attachments = []
-    for i, part in enumerate(found[: limits.attachments]):
-        name = _part_name(part, i)
+    for part, name in zip(found[: limits.attachments], names, strict=False):
         if budget <= 0:
             unread = (
                 f"not read: the mail's other documents already gave {limits.mail_text_chars:,} characters"
@@ -426,6 +426,23 @@ def _part_name(part: Message, index: int) -> str:
     # No "/" in the made-up name: read_document would take what comes before it for a folder.
     kind = part.get_content_type().replace("/", " ")
     return clean_name(filename or "") or f"attachment {index + 1} ({kind})"
+
+
+def _distinct(names: list[str]) -> list[str]:
+    """The names, a repeated one numbered before its extension ("scan.pdf", "scan (2).pdf"): scanners
+    call every file the same, and whoever stores or links a mail's parts by name must get each one.
+    Case is ignored ("Scan.pdf" is "scan.pdf" on many disks); the body's name is taken too."""
+    taken = {BODY.casefold()}
+    distinct = []
+    for name in names:
+        cut = len(name) - len(_extension(name))
+        unique, number = name, 1
+        while unique.casefold() in taken:
+            number += 1
+            unique = f"{name[:cut]} ({number}){name[cut:]}"
+        taken.add(unique.casefold())
+        distinct.append(unique)
+    return distinct
 
 
 def _unread_part(part: Message, name: str, why: str) -> DocumentText:
