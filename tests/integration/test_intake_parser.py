@@ -494,3 +494,16 @@ def test_two_attachments_with_the_same_name_are_both_kept_and_linked_on_the_card
     assert [cloud.source_file(uri) for uri in uris] == [first, second]
     bucket = cloud.s3.list_objects_v2(Bucket=NAMES["EW_SOURCE_BUCKET"])
     assert len(bucket["Contents"]) == 2
+
+
+def test_names_that_make_the_same_key_are_both_kept(cloud: LocalCloud) -> None:
+    # "scan (2).pdf" (the second "scan.pdf") and a file really called "scan_2_.pdf" lose their unsafe
+    # characters to the same key: neither may overwrite the other.
+    files = [text_pdf(CONTRACT), text_pdf("Cover ends on 31 March 2027.\n"), text_pdf("Ends 1 May 2027.\n")]
+    named = list(zip(["scan_2_.pdf", "scan.pdf", "scan.pdf"], files, strict=True))
+    raw = mail("<three-scans@acme.example>", attachments=named)
+    assert cloud.forward_mail(raw, "inbound/three-scans")["mails"][0]["outcome"] == "proposed"
+    (card,) = cards(cloud)
+    uris = [w.rstrip(".,") for w in card_words(card).split() if w.startswith("s3://")]
+    assert len(set(uris)) == 3
+    assert [cloud.source_file(uri) for uri in uris] == files

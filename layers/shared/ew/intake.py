@@ -256,9 +256,15 @@ def _keep_sources(deps: IntakeDeps, source: Source, raw: bytes, proposal_id: str
     files = [(d.name, d.data, d.content_type) for d in source.documents if d.data]
     if not files:
         files = [("mail.eml", raw, "message/rfc822")]
-    links = {}
+    links, keys = {}, set()
     for name, data, content_type in files:
-        key = f"{proposal_id}/{_UNSAFE_KEY.sub('_', name).strip('._') or 'file'}"
+        # Distinct names can make one key once unsafe characters go ("scan (2).pdf", "scan_2_.pdf"):
+        # number the later one, in the mail's order, so a retry writes the same keys.
+        stem = _UNSAFE_KEY.sub("_", name).strip("._") or "file"
+        key, n = f"{proposal_id}/{stem}", 2
+        while key in keys:
+            key, n = f"{proposal_id}/{n}-{stem}", n + 1
+        keys.add(key)
         deps.s3.put_object(
             Bucket=deps.source_bucket,
             Key=key,
