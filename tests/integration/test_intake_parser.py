@@ -19,7 +19,7 @@ from ew_local.cloud import NAMES, InvocationKilled, LocalCloud, s3_created_event
 from ew_local.sample_documents import docx_bytes, eml_bytes, encrypted_pdf, example_inbox, text_pdf
 from ew_local.slack_payloads import button_click
 from opskit.slack import SlackGateway
-from opskit.state import StateTable
+from opskit.state import Held, StateTable
 
 INTAKE = "C04INTAKE1"
 SETTINGS = {"timezone": "Europe/London", "intake_channel": INTAKE}
@@ -426,16 +426,16 @@ def test_killed_before_its_card_the_mail_is_proposed_once_by_lambdas_retry(
 def test_killed_after_its_card_was_recorded_the_retry_posts_nothing(
     cloud: LocalCloud, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real_put = StateTable.put
+    real_complete = StateTable.complete
 
-    def put_then_die(self: StateTable, pk: str, *args: Any, **kwargs: Any) -> None:
-        real_put(self, pk, *args, **kwargs)
-        if pk == "mail":  # the mail's outcome, recorded after its card
+    def complete_then_die(self: StateTable, held: Held) -> None:
+        real_complete(self, held)
+        if held.pk == "mail":  # the mail's claim completed with its outcome, after its card
             kill()
 
-    monkeypatch.setattr(StateTable, "put", put_then_die)
+    monkeypatch.setattr(StateTable, "complete", complete_then_die)
     forward_killed(cloud, "inbound/killed")
-    monkeypatch.setattr(StateTable, "put", real_put)
+    monkeypatch.setattr(StateTable, "complete", real_complete)
     assert retried_by_lambda(cloud, "inbound/killed", monkeypatch) == ["duplicate"]
     assert len(cards(cloud)) == 1
 

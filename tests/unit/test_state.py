@@ -114,6 +114,17 @@ def test_a_note_made_while_holding_is_what_a_takeover_sees_and_what_completes(st
     assert state.get("append#p1", "row") == Done(NOW, {"by": "U1", "item_id": "ACME-021", "row": 22})
 
 
+def test_what_is_remembered_is_written_by_the_completion_only(state: StateTable) -> None:
+    held = state.claim("mail", "m1", {"object": "s3://raw/m1"}, NOW, lease=LEASE)
+    assert isinstance(held, Held)
+    state.remember(held, {"outcome": "proposed", "ts": "1.2"})
+    # Nothing written yet: an attempt taking over a dead holder would find only what the claim recorded.
+    raw = state.client.get_item(TableName=state.table, Key={"pk": {"S": "mail"}, "sk": {"S": "m1"}})
+    assert raw["Item"]["data"]["S"] == '{"object": "s3://raw/m1"}'
+    state.complete(held)
+    assert state.get("mail", "m1") == Done(NOW, {"object": "s3://raw/m1", "outcome": "proposed", "ts": "1.2"})
+
+
 def test_a_reservation_is_kept_by_the_first_and_found_again_by_it(state: StateTable) -> None:
     first = state.reserve("name#ACME-004", "append", {"by": "p-1"}, NOW)
     assert first.data == {"by": "p-1"}

@@ -126,8 +126,9 @@ def take_mail(deps: IntakeDeps, raw: bytes, where: str) -> IntakeResult:
             else:
                 warnings = (OCR_NOT_STARTED,) if job is None else ()
                 result, record["ts"] = _post(deps, source, links, proposal_id, message_id, now, warnings)
-    # What happened, for the next delivery of this mail and for whoever asks (the claim is done now).
-    deps.state.put(PK, message_id, {**record, **result.as_dict()}, now, KEEP)
+        # What happened, for the next delivery of this mail and for whoever asks: written with the
+        # claim's completion (one write; an OCR notice that recorded the card first is not overwritten).
+        deps.state.remember(claimed, {**record, **result.as_dict()})
     return result
 
 
@@ -232,7 +233,8 @@ def resume_after_ocr(deps: IntakeDeps, notice: Mapping[str, Any]) -> IntakeResul
         links = dict(data.get("links") or {})
         ids = data["proposal_id"], data["message_id"]
         result, ts = _post(deps, source_from_mail(mail), links, *ids, now, warnings)
-    record = {"object": data["object"], "ts": ts, **result.as_dict()}
+    record = {key: data.get(key) for key in ("object", "sender", "subject")}
+    record = {**record, "ts": ts, **result.as_dict()}
     deps.state.put(PK, data["message_id"], record, now, KEEP)
     return result
 

@@ -87,13 +87,13 @@ def write_renewal(
             audit.record(item_id, "sheet_write_refused", by, before, reason, claimed.at)
             _tell(slack, by, f"I could not write the renewal of {item_id} (new expiry {human_date(new)}) to "
                              f"the sheet: {exc}. Please update the row by hand.")  # fmt: skip
-            state.note(claimed, {"result": "refused"})
+            state.remember(claimed, {"result": "refused"})
             return "refused"
         after: dict[str, Any] = {**changes, "row": row}
         if skipped:
             after["not_in_sheet"] = skipped  # as an approved proposal's append says it
         audit.record(item_id, "sheet_write", by, {"expiry_date": old}, after, claimed.at)
-        state.note(claimed, {"result": "written"})
+        state.remember(claimed, {"result": "written"})
     return "written"
 
 

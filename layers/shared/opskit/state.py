@@ -124,6 +124,12 @@ class StateTable:
         held.data.update(data)
         held.row["data"] = row["data"]
 
+    def remember(self, held: Held, data: Mapping[str, Any]) -> None:
+        """Add `data` to what the claim records once it completes (a result for later deliveries to
+        read): nothing is written now, complete() writes it with the claim's one last write."""
+        held.data.update(data)
+        held.row["data"] = {"S": json.dumps(held.data, default=str)}
+
     def complete(self, held: Held) -> None:
         """The work is done: the claim now says so for good. If our lease ran out and another attempt
         took over, it does the same work and completes it: nothing to do here."""
