@@ -243,6 +243,106 @@ def test_a_renewal_killed_after_queueing_its_write_back_renews_once_when_the_nex
     assert "new expiry 15 Dec 2027" in card_text(cloud, message)
 
 
+def renew_view(cloud: LocalCloud, message: dict[str, Any]) -> dict[str, Any]:
+    """The Renew modal the owner opens from the card."""
+    cloud.slack_click(button_click(message, "renew", OWNER))
+    [opened] = cloud.slack.calls("views.open")
+    return dict(opened.params["view"])
+
+
+def renewed_by_owner(text: str) -> bool:
+    return text.startswith(f":white_check_mark: Renewed by <@{OWNER}> on ") and text.endswith(
+        ": new expiry 15 Dec 2027."
+    )
+
+
+def sheet_writes(cloud: LocalCloud) -> int:
+    return len(cloud.google.calls("values:batchUpdate"))
+
+
+def test_a_renewal_killed_right_after_its_ack_still_writes_the_sheet_once(
+    cloud: LocalCloud, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    message = alert(cloud)
+    view = renew_view(cloud, message)
+    with killed_at_write("ew-ack", "after") as killed, pytest.raises(InvocationKilled):
+        cloud.slack_click(modal_submission(view, "2027-12-15", OWNER), run_tasks=False)
+    assert killed == ["after TransactWriteItems"]
+    assert acks(cloud) == [("renew", OWNER)]  # the watcher treats the item as renewed ...
+    cloud.run_tasks()  # ... and Lambda runs the write-back queued before the ack
+    assert cloud.sheet_rows()[1][3] == "2027-12-15"
+    assert audit(cloud, "ACME-002") == [("renew", OWNER), ("sheet_write", OWNER)]
+    # The person submits again (the modal showed an error): nothing is recorded twice.
+    with later(monkeypatch, CLAIM_LEASE + timedelta(seconds=1)):
+        cloud.slack_click(modal_submission(view, "2027-12-15", OWNER))
+    assert acks(cloud) == [("renew", OWNER)]
+    assert audit(cloud, "ACME-002") == [("renew", OWNER), ("sheet_write", OWNER)]
+    assert cloud.sheet_rows()[1][3] == "2027-12-15" and sheet_writes(cloud) == 1
+    assert renewed_by_owner(card_text(cloud, message))
+    assert cloud.store.chain_pings("ACME-002") == []
+    assert cloud.slack.calls("chat.postMessage")[1:] == []  # nobody was told it could not be written
+
+
+def test_a_renewal_killed_after_its_ack_and_never_retried_is_not_recorded_again_by_drive_sync(
+    cloud: LocalCloud,
+) -> None:
+    message = alert(cloud)
+    view = renew_view(cloud, message)
+    with killed_at_write("ew-ack", "after"), pytest.raises(InvocationKilled):
+        cloud.slack_click(modal_submission(view, "2027-12-15", OWNER), run_tasks=False)
+    cloud.run_tasks()
+    # drive-sync sees the sheet's new expiry while the chain is still open (the click died before
+    # archiving it): it closes the chain, but the click's ack and audit row already record the renewal.
+    report = cloud.drive_sync()
+    assert (report["renewals"], report["archived"], report["cards_updated"]) == (0, 1, 0)
+    assert cloud.store.chain_pings("ACME-002") == []
+    assert acks(cloud) == [("renew", OWNER)]
+    assert audit(cloud, "ACME-002") == [("renew", OWNER), ("sheet_write", OWNER)]
+    assert cloud.sheet_rows()[1][3] == "2027-12-15" and sheet_writes(cloud) == 1
+
+
+def test_a_renewal_killed_right_before_its_ack_renews_once_on_the_resubmit(
+    cloud: LocalCloud, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    message = alert(cloud)
+    view = renew_view(cloud, message)
+    with killed_at_write("ew-ack", "before") as killed, pytest.raises(InvocationKilled):
+        cloud.slack_click(modal_submission(view, "2027-12-15", OWNER), run_tasks=False)
+    assert killed == ["before TransactWriteItems"]
+    assert acks(cloud) == [] and audit(cloud, "ACME-002") == []
+    assert cloud.sheet_rows()[1][3] == "2026-12-15"
+    assert card_text(cloud, message) == message["text"]  # the card still asks
+    with later(monkeypatch, CLAIM_LEASE + timedelta(seconds=1)):
+        cloud.slack_click(modal_submission(view, "2027-12-15", OWNER))  # and Lambda runs what is queued
+    assert len(cloud.tasks_run) == 2  # the write-back was queued by both attempts ...
+    assert cloud.sheet_rows()[1][3] == "2027-12-15" and sheet_writes(cloud) == 1  # ... and written once
+    assert acks(cloud) == [("renew", OWNER)]
+    assert audit(cloud, "ACME-002") == [("renew", OWNER), ("sheet_write", OWNER)]
+    assert renewed_by_owner(card_text(cloud, message))
+
+
+def test_a_renewal_killed_before_its_ack_then_closed_by_drive_sync_is_acked_once_on_the_resubmit(
+    cloud: LocalCloud, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    message = alert(cloud)
+    view = renew_view(cloud, message)
+    with killed_at_write("ew-ack", "before"), pytest.raises(InvocationKilled):
+        cloud.slack_click(modal_submission(view, "2027-12-15", OWNER), run_tasks=False)
+    cloud.run_tasks()  # the write-back queued before the ack lands: a renewal typed into the sheet
+    report = cloud.drive_sync()
+    assert (report["renewals"], report["archived"], report["cards_updated"]) == (1, 1, 1)
+    assert card_text(cloud, message) == ":white_check_mark: Renewed in the sheet: new expiry 15 Dec 2027."
+    with later(monkeypatch, CLAIM_LEASE + timedelta(seconds=1)):
+        cloud.slack_click(modal_submission(view, "2027-12-15", OWNER))
+    assert acks(cloud) == [("renew", OWNER)]  # one renewal for the digest and the summary
+    # The trail says both what drive-sync saw and who renewed; the sheet was written once.
+    assert audit(cloud, "ACME-002") == [("renew", OWNER), ("sheet_renewal", "drive-sync"),
+                                        ("sheet_write", OWNER)]  # fmt: skip
+    assert cloud.sheet_rows()[1][3] == "2027-12-15" and sheet_writes(cloud) == 1
+    assert renewed_by_owner(card_text(cloud, message))
+    assert cloud.drive_sync()["renewals"] == 0
+
+
 # -- the answer itself -------------------------------------------------------------------------------
 
 

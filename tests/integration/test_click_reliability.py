@@ -171,13 +171,16 @@ def test_a_failed_renewal_keeps_the_modal_open_and_a_resubmit_renews_once(cloud:
         answer = json.loads(cloud.slack_click(modal_submission(view, "2027-12-15", OWNER))["body"])
     assert answer == {"response_action": "errors", "errors": {"date": FAILED}}
     assert acks(cloud) == [] and cloud.store.get("ACME-002", 0) is not None  # nothing archived
-    assert cloud.sheet_rows()[1][3] == "2026-12-15"
+    # The write-back is queued before the ack (so a renewal never stays out of the sheet): it lands.
+    assert cloud.sheet_rows()[1][3] == "2027-12-15"
+    assert sorted(audit(cloud)) == [("sheet_write", OWNER)]
 
     again = json.loads(cloud.slack_click(modal_submission(view, "2027-12-15", OWNER))["body"])
     assert again == {"response_action": "clear"}
     assert acks(cloud) == [("ACME-002", "renew", OWNER)]
     assert sorted(audit(cloud)) == [("renew", OWNER), ("sheet_write", OWNER)]
     assert cloud.store.get("ACME-002", 0) is None and cloud.sheet_rows()[1][3] == "2027-12-15"
+    assert len(cloud.google.calls("values:batchUpdate")) == 1  # the resubmit's write-back wrote nothing
     assert updates(cloud) == 1
 
 

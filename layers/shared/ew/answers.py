@@ -136,6 +136,23 @@ def _record(deps: AckDeps, ref: PingRef, record: Mapping[str, Any], at: datetime
     value = date.fromisoformat(record["value"]) if record.get("value") else None
     before, after = click_rules.audit_change(action, ref.cycle_expiry, value)
     _, audit_row = deps.audit.entry(ref.item_id, action, by, before, after, at)
+    renewal = action == RENEW and value is not None
+    if renewal:
+        # Queued before the ack: once the ack is written the watcher treats the item as renewed, so an
+        # attempt that died (or failed) between the two would leave the sheet on the old expiry for
+        # good. Queued twice (a takeover) it writes once (write_renewal's claim per cycle); queued with
+        # no ack after it (nobody retries), it still lands and drive-sync closes the chain as a
+        # renewal typed into the sheet.
+        deps.defer(
+            {
+                "task": SHEET_TASK,
+                "item_id": ref.item_id,
+                "old_expiry": ref.cycle_expiry.isoformat(),
+                "new_expiry": str(record["value"]),
+                "renewed_on": record["on"],
+                "by": by,
+            }
+        )
     # One transaction: the ack, its chain head and its audit row are written together or not at all.
     deps.store.record_ack(
         Ack(
@@ -151,21 +168,11 @@ def _record(deps: AckDeps, ref: PingRef, record: Mapping[str, Any], at: datetime
         old_expiry=ref.cycle_expiry,
         also=[{"Put": audit_row}],
     )
-    if action == RENEW and value:
+    if renewal:
         chain = [
             r.ping for r in deps.store.chain_pings(ref.item_id) if r.ping.cycle_expiry == ref.cycle_expiry
         ]
         deps.store.archive(chain)
-        deps.defer(
-            {
-                "task": SHEET_TASK,
-                "item_id": ref.item_id,
-                "old_expiry": ref.cycle_expiry.isoformat(),
-                "new_expiry": value.isoformat(),
-                "renewed_on": record["on"],
-                "by": by,
-            }
-        )
 
 
 def _line(record: Mapping[str, Any]) -> str:

@@ -261,6 +261,14 @@ def _close_renewed_chains(deps: DriveSyncDeps, registry: Registry, report: SyncR
         if item is None or item.expiry_date <= old.expiry_date:
             deps.state.forget(RENEWAL_PK, item_id)
             continue
+        if deps.store.renewed(item_id, old.expiry_date):
+            # A click renewed this cycle and its queued write-back changed the sheet: its ack and audit
+            # row record the renewal and its card says who, so no second record here; only the chain
+            # is closed, in case the click died between its ack and its archive.
+            records = deps.store.chain_pings(item_id)
+            report.archived += deps.store.archive(sync_plan.closed_pings(item, [r.ping for r in records]))
+            deps.state.forget(RENEWAL_PK, item_id)
+            continue
         if _close_chain(deps, old, item, voice, report):
             # At the time the renewal was recorded, not now: a run that died after this row and before
             # the forget below is finished by the next one, which then writes this same row again.

@@ -288,7 +288,7 @@ class ChainStore:
                 self.heads_table, ping.item_id, row["cycle_expiry"]["S"], dict([_ping_entry(row)])
             )
             if self._transact([{"Put": put}, {"Update": head}]):
-                if self._renewed(ping.item_id, ping.cycle_expiry):
+                if self.renewed(ping.item_id, ping.cycle_expiry):
                     # Checked after the put: a Renew recorded before this point is seen here, and
                     # one recorded after it archives this row with the rest of the chain.
                     self.release(ping.item_id, ping.chain_index, status=status)
@@ -349,7 +349,7 @@ class ChainStore:
                 _check_not_held(existing, now)
             return False
         row = self._get_row(item_id, chain_index)
-        if row and self._renewed(item_id, date.fromisoformat(row["cycle_expiry"]["S"])):
+        if row and self.renewed(item_id, date.fromisoformat(row["cycle_expiry"]["S"])):
             # A Renew closed the chain after this ping was scheduled, and its archive missed the row.
             self._archive_rows([row])
             return False
@@ -548,7 +548,7 @@ class ChainStore:
             at += timedelta(microseconds=1)
         raise RuntimeError(f"could not record an ack for {ack.item_id}: its time slot is taken")
 
-    def _renewed(self, item_id: str, cycle_expiry: date) -> bool:
+    def renewed(self, item_id: str, cycle_expiry: date) -> bool:
         """Has a Renew closed this cycle? The same rule as the tick's (`ew.chain.current_item`): a
         cycle with a recorded renew is over, whatever the sheet says."""
         params: dict[str, Any] = {
