@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 from ew.chain import Ack
+from ew.store import ACK_FIELDS, ack_from_row
 
 Row = dict[str, dict[str, Any]]
 
@@ -36,7 +37,6 @@ class SentPing:
 
 
 _PING_FIELDS = ("item_id", "cycle_expiry", "chain_index", "move", "ping_date", "dispatched_via", "status")
-_ACK_FIELDS = ("item_id", "cycle_expiry", "action", "ack_date", "by_user", "snooze_until", "new_expiry")
 
 
 class ActivityReader:
@@ -67,7 +67,7 @@ class ActivityReader:
     def acks(self) -> list[Ack]:
         """Every recorded answer, sorted by (item, time). All of them: a snooze or an ack-only from
         months ago still says where an item's current chain stands."""
-        acks = [_ack(row) for row in self._scan(self.ack_table, _ACK_FIELDS)]
+        acks = [ack_from_row(row) for row in self._scan(self.ack_table, ACK_FIELDS)]
         return sorted(acks, key=lambda a: (a.item_id, a.at))
 
     def _scan(self, table: str, fields: tuple[str, ...]) -> Iterator[Row]:
@@ -103,20 +103,4 @@ def _ping(row: Row) -> SentPing:
         sent_on=date.fromisoformat(_text(row, "ping_date")),
         channel=_text(row, "dispatched_via"),
         status=_text(row, "status", "sent"),
-    )
-
-
-def _ack(row: Row) -> Ack:
-    def optional_date(name: str) -> date | None:
-        text = _text(row, name)
-        return date.fromisoformat(text) if text else None
-
-    return Ack(
-        item_id=_text(row, "item_id"),
-        cycle_expiry=date.fromisoformat(_text(row, "cycle_expiry")),
-        action=_text(row, "action"),
-        at=datetime.fromisoformat(_text(row, "ack_date")),
-        by=_text(row, "by_user"),
-        snooze_until=optional_date("snooze_until"),
-        new_expiry=optional_date("new_expiry"),
     )

@@ -142,7 +142,7 @@ class ChainStore:
         with items (no Query per item). Pings come sorted by (item, cycle, index), acks by (item, time)."""
         self.request_count = 0
         pings = [_ping_from_row(row) for row in self._scan(self.pings_table, _PING_FIELDS)]
-        acks = [_ack_from_row(row) for row in self._scan(self.ack_table, _ACK_FIELDS)]
+        acks = [ack_from_row(row) for row in self._scan(self.ack_table, ACK_FIELDS)]
         pings.sort(key=lambda p: (p.item_id, p.cycle_expiry, p.chain_index))
         acks.sort(key=lambda a: (a.item_id, a.at))
         return pings, acks
@@ -819,7 +819,7 @@ def _ping_row(ping: Ping, send_at: datetime, channel: str, status: str, claimed_
 
 
 _PING_FIELDS = ("item_id", "cycle_expiry", "chain_index", "move", "ping_date", "recipient")
-_ACK_FIELDS = (
+ACK_FIELDS = (  # an ack row's attributes (ew-ack), as ack_from_row reads them
     "item_id", "cycle_expiry", "action", "ack_date", "by_user", "snooze_until", "new_expiry"
 )  # fmt: skip
 
@@ -872,7 +872,7 @@ def _ack_row(ack: Ack, at: datetime, chain_index: int | None, old_expiry: date |
     return row
 
 
-def _ack_from_row(row: Row) -> Ack:
+def ack_from_row(row: Row) -> Ack:
     def optional_date(name: str) -> date | None:
         value = row.get(name)
         return date.fromisoformat(value["S"]) if value else None
