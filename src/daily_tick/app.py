@@ -44,8 +44,8 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     metrics.add_metric(name="TickCompleted", unit=MetricUnit.Count, value=1)
     for move, count in report.moves.items():
         metrics.add_metric(name=f"Moves_{move}", unit=MetricUnit.Count, value=count)
-    metrics.add_metric(name="RowsSkipped", unit=MetricUnit.Count, value=len(report.skipped))
+    metrics.add_metric(name="RowsSkipped", unit=MetricUnit.Count, value=report.rows_skipped)
     for problem in report.skipped:
-        logger.warning("skipped a bad sheet row", problem=problem)
+        logger.warning("a problem in the sheet", problem=problem)
     logger.info("tick done", **report.as_dict())
     return report.as_dict()

@@ -192,6 +192,7 @@ def test_tick_alerts_everything_in_its_window_in_batches_and_reports_bad_rows(cl
         'registry.csv: row 27, column expiry_date: "20/12/2026" is ambiguous: set the date order '
         "(day-month-year or month-day-year) or write it as 2026-12-20"
     ]
+    assert report["rows_skipped"] == 1
     assert put_events_calls == [10, 10, 5]
     assert sorted(o["item_id"] for o in outcomes) == [f"T{n:02}" for n in range(25)]
     assert {m["channel"] for m in cloud.slack.messages()} == {f"U04OPS{n:04}" for n in range(25)}

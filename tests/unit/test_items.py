@@ -138,6 +138,16 @@ def test_a_doubled_or_unnamed_column_the_watcher_does_not_read_is_reported_and_t
     ]
 
 
+def test_skipped_rows_count_rows_not_problems():
+    registry = _load(
+        "item_id,item,expiry_date,owner,Supplier,supplier",
+        "L1,Lease,someday,nobody,,",  # two bad cells: one row
+        "L2,Van,2026-05-01,U012ABCDEF,,",
+    )
+    assert [i.item_id for i in registry.items] == ["L2"]
+    assert (len(registry.problems), registry.skipped_rows) == (3, 1)  # the doubled column skips none
+
+
 def test_a_second_notes_column_is_reported_and_the_first_is_shown():
     registry = _load(
         "item_id,item,expiry_date,owner,Notes,notes", "L1,Lease,2026-03-01,U012ABCDEF,Call Tom,old"

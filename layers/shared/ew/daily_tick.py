@@ -45,7 +45,8 @@ class TickReport:
     tick_date: date
     items: int = 0
     moves: Counter[str] = field(default_factory=Counter)
-    skipped: list[str] = field(default_factory=list)  # bad rows, as the admin reads them
+    skipped: list[str] = field(default_factory=list)  # the sheet's problems, as the admin reads them
+    rows_skipped: int = 0  # rows left out for them (one row may have several problems)
     archived: int = 0
     forgotten: int = 0  # chain heads dropped: their cycle is over and the sheet has moved past it
 
@@ -55,6 +56,7 @@ class TickReport:
             "items": self.items,
             "moves": dict(self.moves),
             "skipped": self.skipped,
+            "rows_skipped": self.rows_skipped,
             "archived": self.archived,
             "heads_dropped": self.forgotten,
         }
@@ -177,6 +179,7 @@ def run_tick(deps: TickDeps, now: datetime) -> TickReport:
         registry = read_registry(deps.s3, deps.registry_bucket, deps.settings.date_order)
         report.items = len(registry.items)
         report.skipped = [str(p) for p in registry.problems]
+        report.rows_skipped = registry.skipped_rows
         rules = read_rules(deps.s3, deps.rules_bucket)
         heads = deps.store.load_heads()
         plan = plan_tick(registry.items, rules, heads, today, deps.settings.admin)

@@ -177,8 +177,7 @@ def _in_force(deps: DriveSyncDeps, report: SyncReport, checked: Checked) -> bool
 
 def _row_problems(deps: DriveSyncDeps, checked: Checked, report: SyncReport) -> None:
     problems = checked.row_problems
-    # "row 5, column owner" counts row 5; a "header" problem (a column not read) skips no row
-    report.rows_skipped = len({p.where.split(",")[0] for p in problems if p.where.startswith("row ")})
+    report.rows_skipped = checked.registry.skipped_rows if checked.registry else 0
     body = sync_plan.problems_document(problems)
     _put_if_changed(deps.s3, deps.registry_bucket, sync_plan.PROBLEMS_KEY, body, "application/json", report)
     lines = sync_plan.problem_lines(problems)

@@ -110,6 +110,7 @@ class Registry:
     # whose rows are not in items
     problems: list[Problem]
     columns: list[str]  # the sheet's normalised column names, extras included, in sheet order
+    skipped_rows: int = 0  # rows left out for bad cells (header and sheet problems leave none out)
 
     def by_id(self) -> dict[str, Item]:
         """Built on each call (ids are unique after loading); keep the result when looking up many."""
@@ -152,9 +153,11 @@ def load_registry(
     problems: list[Problem] = list(table.problems)
     cells = _CellReader(date_order)
     extra_columns = [col for col in table.columns if col not in _SCHEMA_SET]
+    skipped = 0
     for row in table.rows:
         item, bad = _read_row(row, rows_by_id, cells, extra_columns)
         if bad:
+            skipped += 1
             problems += [Problem(source, f"row {row.number}, column {col}", msg) for col, msg in bad.items()]
         if item is not None:
             items.append(item)
@@ -162,7 +165,7 @@ def load_registry(
         # Mirrored all the same (a new sheet starts empty), but said: a sheet whose rows were all
         # deleted by mistake would otherwise silence the watcher without anyone noticing.
         problems.append(Problem(source, "sheet", "there are no rows below the header: nothing is watched"))
-    return Registry(items, problems, list(table.columns))
+    return Registry(items, problems, list(table.columns), skipped)
 
 
 def _header_below(data: bytes, filename: str, source: str) -> DocumentError | None:
