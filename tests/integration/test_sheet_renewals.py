@@ -233,3 +233,25 @@ def test_death_while_closing_a_renewed_chain_is_finished_by_the_next_run_once(
     assert cloud.store.chain_pings("A-2") == [] and len(archived(cloud, "A-2")) == 1
     entries = [e for e in AuditLog(cloud.dynamodb, "ew-audit").for_item("A-2") if e.action == "sheet_renewal"]
     assert len(entries) == 1 and entries[0].after == {"expiry_date": "2028-01-01"}
+
+
+def test_a_card_slack_would_not_update_is_updated_after_the_tick_archived_its_chain(
+    cloud: LocalCloud,
+) -> None:
+    where = card(cloud)
+    set_expiry(cloud, "A-2", "1 Jan 2028")
+    cloud.slack.fail("chat.update", "internal_error", status=500, times=3)  # every retry of one call
+    assert cloud.drive_sync()["renewals"] == 0
+    # The next morning's tick reads the new expiry and archives the old cycle's chain itself.
+    tick, sent = cloud.tick(datetime(2026, 11, 24, 8, tzinfo=UTC))
+    assert tick["archived"] == 1 and sent == [] and cloud.store.chain_pings("A-2") == []
+
+    report = cloud.drive_sync()
+    assert (report["renewals"], report["cards_updated"], report["archived"]) == (1, 1, 0)
+    after = current(cloud, where)
+    assert after["text"] == ":white_check_mark: Renewed in the sheet: new expiry 1 Jan 2028."
+    assert not any(block["type"] == "actions" for block in after["blocks"])
+    assert cloud.drive_sync()["renewals"] == 0
+    assert len(archived(cloud, "A-2")) == 1
+    entries = [e for e in AuditLog(cloud.dynamodb, "ew-audit").for_item("A-2") if e.action == "sheet_renewal"]
+    assert len(entries) == 1 and entries[0].after == {"expiry_date": "2028-01-01"}

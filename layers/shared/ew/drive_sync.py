@@ -17,7 +17,9 @@ A renewal typed into the sheet (an item's expiry moved later while its chain is 
 chain: its open Slack cards say "Renewed in the sheet" and lose their buttons, and its pings go to the
 archive. The renewals are written to the state table (`drive-sync#renewal`) before registry.csv, and
 each is cleared only once done, so a crash anywhere leaves them for the next run; and registry.csv is
-written before any chain is archived, so the tick never sees an old expiry with an emptied chain.
+written before any chain is archived, so the tick never sees an old expiry with an emptied chain. Each
+record names the pings it closes: once registry.csv is written the tick may archive the chain first
+(a run where Slack would not update a card), and the cards are then found in the archive.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import date, datetime
 from functools import partial
 from typing import Any
 
@@ -239,9 +241,14 @@ def _record_renewals(deps: DriveSyncDeps, registry: Registry) -> None:
     current = registry.by_id()
     for renewal in sync_plan.renewals(before, registry):
         item = current[renewal.old.item_id]
-        pings = [r.ping for r in deps.store.chain_pings(item.item_id)]
-        if sync_plan.closed_pings(item, pings):
-            data_row = {"old": item_to_row(renewal.old), "new_expiry": renewal.new_expiry.isoformat()}
+        closed = sync_plan.closed_pings(item, [r.ping for r in deps.store.chain_pings(item.item_id)])
+        if closed:
+            # Which pings it closes, so that their cards are found even once the tick has archived them
+            data_row = {
+                "old": item_to_row(renewal.old),
+                "new_expiry": renewal.new_expiry.isoformat(),
+                "pings": [[p.cycle_expiry.isoformat(), p.chain_index] for p in closed],
+            }
             deps.state.put(RENEWAL_PK, item.item_id, data_row, now)
 
 
@@ -268,7 +275,8 @@ def _close_renewed_chains(deps: DriveSyncDeps, registry: Registry, report: SyncR
             report.archived += deps.store.archive(sync_plan.closed_pings(item, [r.ping for r in records]))
             deps.state.forget(RENEWAL_PK, item_id)
             continue
-        if _close_chain(deps, old, item, voice, report):
+        noted = [(date.fromisoformat(cycle), int(index)) for cycle, index in data.get("pings", [])]
+        if _close_chain(deps, old, item, noted, voice, report):
             # At the time the renewal was recorded, not now: a run that died after this row and before
             # the forget below is finished by the next one, which then writes this same row again.
             deps.audit.record(
@@ -279,18 +287,31 @@ def _close_renewed_chains(deps: DriveSyncDeps, registry: Registry, report: SyncR
             report.renewals += 1
 
 
-def _close_chain(deps: DriveSyncDeps, old: Item, item: Item, voice: Voice, report: SyncReport) -> bool:
+def _close_chain(
+    deps: DriveSyncDeps,
+    old: Item,
+    item: Item,
+    noted: list[tuple[date, int]],
+    voice: Voice,
+    report: SyncReport,
+) -> bool:
     """Cards first, then the archive: a card that Slack would not update keeps the renewal for the
-    next run (its ping is still there to find). False when that happened."""
+    next run. False when that happened. The cards are those of the closed pings still in ew-pings,
+    and of the pings noted with the renewal that are in the archive already (the tick archives a
+    chain whose expiry moved, maybe while a card Slack would not update here is still waiting)."""
     records = deps.store.chain_pings(item.item_id)
-    closed = {
-        (p.chain_index, p.cycle_expiry) for p in sync_plan.closed_pings(item, [r.ping for r in records])
-    }
+    shut = set(sync_plan.closed_pings(item, [r.ping for r in records]))
+    closed = [r for r in records if r.ping in shut]
+    present = {(r.ping.cycle_expiry, r.ping.chain_index) for r in closed}
+    gone = [
+        found
+        for cycle, index in noted
+        if (cycle, index) not in present
+        and (found := deps.store.archived(item.item_id, cycle, index)) is not None
+    ]
     line = sync_plan.renewed_line(item.expiry_date)
-    for record in records:
+    for record in [*closed, *gone]:
         ping = record.ping
-        if (ping.chain_index, ping.cycle_expiry) not in closed:
-            continue
         if record.channel != SLACK or record.status != SENT or not record.message_ref or deps.slack is None:
             continue
         channel, _, ts = record.message_ref.partition("/")
@@ -314,9 +335,7 @@ def _close_chain(deps: DriveSyncDeps, old: Item, item: Item, voice: Voice, repor
             log.warning("could not update the card of %s after a sheet renewal: %s", item.item_id, exc)
             return False
         report.cards_updated += 1
-    report.archived += deps.store.archive(
-        [r.ping for r in records if (r.ping.chain_index, r.ping.cycle_expiry) in closed]
-    )
+    report.archived += deps.store.archive([r.ping for r in closed])
     return True
 
 
