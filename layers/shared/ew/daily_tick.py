@@ -19,8 +19,10 @@ from ew.rules import Rules, parse_rules
 from ew.settings import Settings
 from ew.store import ChainStore
 from ew.tick_plan import plan_tick
+from ew.voice import Voice, parse_voice
 from opskit.bulk_reads import bulk_load
 from opskit.events import event_entry, put_all
+from opskit.problems import DocumentError
 
 log = logging.getLogger(__name__)
 
@@ -149,6 +151,17 @@ def read_rules(s3: Any, bucket: str) -> Rules:
     # drive-sync mirrors only a doc that parses, so a parse error here means someone wrote to the
     # bucket by hand: failing loudly (alarm) beats guessing.
     return parse_rules(data.decode("utf-8-sig") if data else "", RULES_KEY)
+
+
+def read_voice(s3: Any, bucket: str) -> Voice:
+    """The wording in force: the built-in one before voice.txt is mirrored, or if one that does not
+    parse got there by hand (drive-sync never mirrors one): better than no message at all."""
+    data = read_object(s3, bucket, VOICE_KEY)
+    try:
+        return parse_voice(data.decode("utf-8-sig") if data else "", VOICE_KEY)
+    except DocumentError as exc:
+        log.error("voice.txt does not parse, using the built-in wording: %s", exc)
+        return Voice()
 
 
 def move_event(item: Item, move: Move, decided_at: datetime, source: str) -> dict[str, Any]:

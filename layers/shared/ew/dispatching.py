@@ -19,14 +19,13 @@ from zoneinfo import ZoneInfo
 
 from ew.cards import BUTTONS, email_content, renewal_default, slack_card
 from ew.chain import MOVES, RENEW, Move, Ping, PingRef
-from ew.daily_tick import VOICE_KEY, read_object, read_rules
+from ew.daily_tick import read_rules, read_voice
 from ew.items import Item, channel_for, is_email, item_from_row
 from ew.settings import Settings
 from ew.store import DEFAULT_LEASE, ChainStore
-from ew.voice import Voice, parse_voice
+from ew.voice import Voice
 from opskit.business_time import plan_delivery
 from opskit.mail import build_message, send_raw
-from opskit.problems import DocumentError
 from opskit.schedule import schedule_name, schedule_once
 from opskit.signed_links import sign
 from opskit.slack import SlackGateway, SlackUnavailable
@@ -203,7 +202,7 @@ def _send(
     """Deliver a claimed ping; on any failure give the claim back and raise (the retry sends it).
     An invocation killed here keeps its claim until the lease ends; the retry then takes it over."""
     try:
-        channel, ref, fell_back = deliver(item, move, read_voice(deps), now, deps)
+        channel, ref, fell_back = deliver(item, move, read_voice(deps.s3, deps.rules_bucket), now, deps)
     except Exception:
         give_back()
         raise
@@ -285,17 +284,6 @@ def _links(item: Item, move: Move, address: str, now: datetime, deps: DispatchDe
         token = sign(deps.link_secret, claims, now + LINK_LIFETIME)
         links[action] = f"{deps.action_url.rstrip('/')}/email?t={token}"
     return links
-
-
-def read_voice(deps: DispatchDeps) -> Voice:
-    data = read_object(deps.s3, deps.rules_bucket, VOICE_KEY)
-    try:
-        return parse_voice(data.decode("utf-8-sig") if data else "", VOICE_KEY)
-    except DocumentError as exc:
-        # drive-sync never mirrors a voice doc that does not parse; if one got there by hand, the
-        # built-in wording is better than no alert at all.
-        log.error("voice.txt does not parse, using the built-in wording: %s", exc)
-        return Voice()
 
 
 def _duplicate(outcome: Outcome) -> Outcome:

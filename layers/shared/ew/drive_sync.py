@@ -38,12 +38,12 @@ from ew.audit import AuditLog
 from ew.cards import slack_card
 from ew.chain import ESCALATE, Move
 from ew.click_rules import answered_blocks
-from ew.daily_tick import VOICE_KEY, read_object
+from ew.daily_tick import read_object, read_voice
 from ew.items import Item, Registry, item_from_row, item_to_row, load_registry
 from ew.settings import Settings
 from ew.store import SENT, SLACK, ChainStore
 from ew.sync_plan import Checked
-from ew.voice import Voice, parse_voice
+from ew.voice import Voice
 from opskit.config import ConfigError
 from opskit.google_api import GoogleError, GoogleSession, Retry
 from opskit.google_docs import export_text, read_sheet
@@ -259,7 +259,7 @@ def _close_renewed_chains(deps: DriveSyncDeps, registry: Registry, report: SyncR
     if not pending:
         return
     items = registry.by_id()
-    voice = _voice(deps)
+    voice = read_voice(deps.s3, deps.rules_bucket)
     for item_id, record in pending:
         data = record.data
         old = item_from_row(data["old"])
@@ -337,12 +337,3 @@ def _close_chain(
         report.cards_updated += 1
     report.archived += deps.store.archive([r.ping for r in closed])
     return True
-
-
-def _voice(deps: DriveSyncDeps) -> Voice:
-    """The wording in force (the cards are redrawn with it, then lose their buttons)."""
-    data = read_object(deps.s3, deps.rules_bucket, VOICE_KEY)
-    try:
-        return parse_voice(data.decode("utf-8-sig") if data else "", VOICE_KEY)
-    except DocumentError:
-        return Voice()

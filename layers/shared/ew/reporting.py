@@ -8,9 +8,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from ew.daily_tick import REGISTRY_KEY, VOICE_KEY, read_object
+from ew.daily_tick import REGISTRY_KEY, read_object
 from ew.items import Item, load_registry
-from ew.voice import Voice, parse_voice
 from opskit.problems import DocumentError
 from opskit.state import Done, Held, StateTable
 
@@ -37,16 +36,6 @@ def registry_items(s3: Any, bucket: str, date_order: str | None) -> tuple[list[I
     except DocumentError as exc:
         return [], [str(p) for p in exc.problems]
     return registry.items, [str(p) for p in registry.problems]
-
-
-def voice_doc(s3: Any, bucket: str) -> Voice:
-    data = read_object(s3, bucket, VOICE_KEY)
-    try:
-        return parse_voice(data.decode("utf-8-sig") if data else "", VOICE_KEY)
-    except DocumentError:
-        # drive-sync mirrors only a voice doc that parses; the built-in wording beats no report.
-        log.error("voice.txt does not parse: using the built-in wording")
-        return Voice()
 
 
 @dataclass(frozen=True)

@@ -11,9 +11,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from ew.activity import ActivityReader
+from ew.daily_tick import read_voice
 from ew.digest import WeekFigures, email_digest, slack_digest, week_figures
 from ew.items import is_email
-from ew.reporting import OncePerPeriod, registry_items, voice_doc
+from ew.reporting import OncePerPeriod, registry_items
 from ew.settings import Settings
 from opskit.mail import build_message, send_raw
 from opskit.slack import SlackGateway, SlackUnavailable
@@ -100,7 +101,7 @@ def deliver(figures: WeekFigures, deps: DigestDeps) -> tuple[str, bool]:
     """Post to the digest channel (a Slack admin's DM when no channel is set); else, or when Slack
     fails, email an email admin. Returns (channel used, fell back from Slack)."""
     settings = deps.settings
-    voice = voice_doc(deps.s3, deps.rules_bucket)
+    voice = read_voice(deps.s3, deps.rules_bucket)
     email_admin = settings.admin if settings.admin and is_email(settings.admin) else None
     channel = settings.digest_channel or (settings.admin if settings.admin and not email_admin else "")
     if deps.slack and channel:
