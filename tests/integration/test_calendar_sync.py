@@ -277,3 +277,19 @@ def test_the_sample_scheduler_event_runs_the_handler(cloud: LocalCloud) -> None:
 
     event = json.loads((ROOT / "events" / "calendar_sync" / "scheduled.json").read_text())
     assert len(cloud.calendar_sync_handler(event, LambdaContext("ew-calendar-sync"))["proposed"]) == 1
+
+
+def test_a_withdrawn_card_slack_would_not_update_says_withdrawn_on_the_next_click(cloud: LocalCloud) -> None:
+    cloud.calendar_sync()
+    [card] = cards(cloud)
+    stale = {"channel": INTAKE, "ts": card["ts"], "text": card["text"], "blocks": card["blocks"]}
+    cloud.google.cancel_event(CAL, "lease1")
+    cloud.slack.fail("chat.update", "internal_error", status=500, times=3)  # every retry of one call
+    assert cloud.calendar_sync()["withdrawn"] == [proposal_of(card)]
+    assert any(b["type"] == "actions" for b in cards(cloud)[0]["blocks"])  # the card kept its buttons
+    cloud.slack_click(button_click(stale, "proposal_approve", "U04BOSS001"))
+    [now] = cards(cloud)
+    assert now["text"].startswith(":no_entry_sign: Withdrawn on ")
+    assert now["text"].endswith(": the calendar event was cancelled.")
+    assert not any(b["type"] == "actions" for b in now["blocks"])
+    assert len(sheet(cloud)) == 2  # nothing appended

@@ -207,7 +207,8 @@ def _withdraw(deps: CalendarSyncDeps, seen: Seen, why: str, today: date) -> bool
     on its card. False when someone decided it first: their answer stands."""
     now = deps.clock()
     key = proposals.store_key(seen.proposal_id)
-    decision = {"decision": proposals.DISCARD, "by": "", "at": now.isoformat(), "withdrawn": why}
+    decision = {"decision": proposals.DISCARD, "by": "", "at": now.isoformat(), "withdrawn": why,
+                "on": today.isoformat()}  # fmt: skip
     try:
         claimed = deps.state.claim(key, "decision", decision, now, lease=WITHDRAW_LEASE)
     except Busy:

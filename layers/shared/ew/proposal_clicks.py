@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from ew import proposals, slack_payload
@@ -21,6 +21,7 @@ from ew.answers import (
     modal_errors,
     recording,
 )
+from ew.calendar_plan import withdrawn_line
 from opskit.http_answer import HttpAnswer
 from opskit.slack import SlackUnavailable, message_location
 from opskit.state import Done
@@ -75,6 +76,9 @@ def _carry_out(deps: AckDeps, proposal: proposals.Proposal, record: Mapping[str,
 
 
 def _line(record: Mapping[str, Any], detail: str = "") -> str:
+    if record.get("withdrawn"):  # calendar-sync withdrew it: a stale card's click gets that line back
+        on = date.fromisoformat(str(record.get("on") or record["at"][:10]))
+        return withdrawn_line(str(record["withdrawn"]), on)
     return proposals.decision_line(
         record["decision"], record["by"], datetime.fromisoformat(record["at"]), detail
     )
