@@ -4,9 +4,11 @@ export UV_PYTHON_DOWNLOADS := never
 export SAM_CLI_TELEMETRY := 0
 # Python's bytecode cache, kept under .venv/ rather than beside the sources, even where the shell turns it
 # off (PYTHONDONTWRITEBYTECODE): without it every process, each test worker included, compiles the
-# ~1,500 modules it imports again (seconds of CPU each).
+# ~1,500 modules it imports again (seconds of CPU each). Not inside .venv: on a fresh machine the pip
+# that installs uv writes here before `uv sync` creates .venv, which uv then refuses as "not a valid
+# Python environment".
 unexport PYTHONDONTWRITEBYTECODE
-export PYTHONPYCACHEPREFIX := $(CURDIR)/.venv/pycache
+export PYTHONPYCACHEPREFIX := $(CURDIR)/.pycache
 UV_VERSION := 0.13.9
 SAM_VERSION := 1.170.0
 UV := $(shell command -v uv 2>/dev/null || echo python3 -m uv)
@@ -121,14 +123,14 @@ bench-extract: setup
 	$(UV) run python benchmarks/extract.py $(ARGS)
 
 clean:
-	rm -rf .venv .aws-sam .pytest_cache .mypy_cache .ruff_cache
+	rm -rf .venv .pycache .aws-sam .pytest_cache .mypy_cache .ruff_cache
 
 # Issue 13's figures (benchmarks/README.md). bench-300k: the daily tick at 10,000, 100,000 and 300,000
 # rows (several minutes and a few GB: run it alone). bench-cold: ack-handler's cold start as Lambda runs
 # it: python3.13 on the layer layers/shared/Makefile builds (x86 wheels, for this machine), byte-compiled
 # for 3.13 (a no-op where the Makefile already does it), with boto3 as the runtime ships it. On a
 # python3.13: the one `make build` finds (PATH or pyenv; PY313=... for another). compileall runs without the
-# PYTHONPYCACHEPREFIX this Makefile exports, or the .pyc land in .venv/pycache where the child never looks.
+# PYTHONPYCACHEPREFIX this Makefile exports, or the .pyc land in .pycache where the child never looks.
 .PHONY: bench-300k bench-cold
 bench-300k: setup
 	$(UV) run python benchmarks/daily_tick.py --sizes 10000,100000,300000 $(ARGS)
