@@ -316,3 +316,13 @@ def test_write_csv_is_utf8_without_bom():
 def test_write_csv_refuses_keys_outside_the_columns():
     with pytest.raises(ValueError):
         write_csv(["item_id"], [{"item_id": "A1", "owner": "U1"}])
+
+
+def test_blank_characters_are_every_space_python_knows() -> None:
+    """The written-out list of spaces a cell loses at its ends is exactly what str.isspace() accepts, so a
+    non-breaking or ideographic space from a web page is trimmed like a plain one."""
+    from opskit import table
+
+    spaces = "".join(c for c in map(chr, range(0x110000)) if c.isspace())
+    assert spaces == table._SPACES
+    assert table.clean_cell("\u3000\u00a0U04ABCDEF\u2009\u200b") == "U04ABCDEF"
