@@ -23,6 +23,11 @@ Nothing leaves the machine: AWS is moto (fake credentials), Slack is LocalCloud'
    served over localhost HTTP by a moto server thread in this process (same in-memory state), so the
    child's heap and modules are the handler's alone. This is the figure the target is about. The child
    also reports what the first request imports lazily, and checks for googleapiclient again.
+   With a built layer (`--layer`, `make bench-cold`), two options say how much of it is ours:
+   `--floor` times, interleaved, the same clicks answered by FLOOR_CHILD, the libraries alone (boto3,
+   slack_sdk, Powertools Logger/Metrics; the same reads, writes and card update; none of our code), and
+   `--instructions` counts the instructions (valgrind's callgrind) of one cold click, ours and the
+   floor's: the same count for the same code on any machine however busy, where times drift.
 
 3. First request and per click, in this process, on LocalCloud: the real handler behind its Function
    URL gets Slack-signed `ack_only` clicks (LocalCloud.slack_click), each on a different ping; the
@@ -52,6 +57,7 @@ import pstats
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import warnings
 from collections import defaultdict
@@ -395,6 +401,58 @@ print("{MARK}" + json.dumps({{
 """
 
 
+# The floor: the same click written with the libraries alone, none of our code, as lean as they allow.
+# It imports what any Slack click handler on this stack imports (boto3, slack_sdk's WebClient, Powertools'
+# Logger and Metrics), then per request: the signing secret (Secrets Manager, one client, kept), the
+# signature check (slack_sdk), one DynamoDB read and one two-item transaction, the bot token, and
+# chat.update (slack_sdk). What the real handler spends above this is ours to cut; the floor is not.
+FLOOR_CHILD = f"""
+import json, os, sys, time
+c0 = time.process_time()
+t0 = time.perf_counter()
+from urllib.parse import parse_qs
+import boto3
+from aws_lambda_powertools import Logger, Metrics
+from slack_sdk import WebClient
+from slack_sdk.signature import SignatureVerifier
+logger, metrics = Logger(), Metrics()
+t1 = time.perf_counter()
+c1 = time.process_time()
+events = json.loads(sys.stdin.read())
+dynamodb = client = secrets = None
+seconds, cpu, statuses = [], [], []
+for event in events:
+    start, start_cpu = time.perf_counter(), time.process_time()
+    secrets = secrets or boto3.client("secretsmanager")
+    secret = secrets.get_secret_value(SecretId=os.environ["EW_SLACK_SIGNING_SECRET"])["SecretString"]
+    body = event["body"]
+    ok = SignatureVerifier(secret).is_valid_request(body, event["headers"])
+    payload = json.loads(parse_qs(body)["payload"][0])
+    dynamodb = dynamodb or boto3.client("dynamodb")
+    dynamodb.get_item(TableName=os.environ["EW_PINGS_TABLE"],
+                      Key={{"item_id": {{"S": "FLOOR"}}, "chain_index": {{"N": "0"}}}})
+    key = payload["actions"][0]["action_id"] + payload["container"]["message_ts"]
+    dynamodb.transact_write_items(TransactItems=[
+        {{"Put": {{"TableName": os.environ["EW_STATE_TABLE"],
+                 "Item": {{"pk": {{"S": "floor#" + key}}, "sk": {{"S": "-"}}}}}}}},
+        {{"Put": {{"TableName": os.environ["EW_AUDIT_TABLE"],
+                 "Item": {{"item_id": {{"S": "FLOOR"}}, "ts": {{"S": key}}}}}}}},
+    ])
+    token = secrets.get_secret_value(SecretId=os.environ["EW_SLACK_TOKEN_SECRET"])["SecretString"]
+    client = client or WebClient(token=token, base_url=os.environ["EW_SLACK_API_URL"].rstrip("/") + "/",
+                                 timeout=2)
+    client.chat_update(channel=payload["container"]["channel_id"], ts=payload["container"]["message_ts"],
+                       text="Acknowledged", blocks=[])
+    seconds.append(time.perf_counter() - start)
+    cpu.append(time.process_time() - start_cpu)
+    statuses.append(200 if ok else 401)
+print("{MARK}" + json.dumps({{
+    "import_s": t1 - t0, "import_cpu_s": c1 - c0, "clicks_s": seconds, "clicks_cpu_s": cpu,
+    "statuses": statuses,
+}}))
+"""
+
+
 @dataclass
 class FreshResult:
     import_s: list[float] = field(default_factory=list)
@@ -410,6 +468,9 @@ class FreshResult:
     lazy: list[str] = field(default_factory=list)
     forbidden: list[str] = field(default_factory=list)
     compiled: list[str] = field(default_factory=list)
+    floor_s: list[float] = field(default_factory=list)  # FLOOR_CHILD's import + first request
+    floor_cpu_s: list[float] = field(default_factory=list)
+    instructions: dict[str, int] = field(default_factory=dict)  # whole process, one click: see counted()
 
     @property
     def cold_start_s(self) -> list[float]:
@@ -468,19 +529,25 @@ class Interpreter:
 
 
 def fresh_process(
-    runs: int, interpreter: Interpreter = Interpreter(), settings: dict[str, str] | None = None
+    runs: int,
+    interpreter: Interpreter = Interpreter(),
+    settings: dict[str, str] | None = None,
+    floor: bool = False,
+    instructions: bool = False,
 ) -> FreshResult:
     """What a cold Lambda container does, end to end: a fresh interpreter imports app.py, then handles a
     first click (building its deps) and a second. Its AWS is LocalCloud's moto, served over localhost
     HTTP by a moto server thread in this process (same in-memory state), so the child's heap and
-    modules are the handler's alone; Slack is LocalCloud's fake Slack."""
+    modules are the handler's alone; Slack is LocalCloud's fake Slack. `floor`: after each container,
+    one running FLOOR_CHILD on the same two clicks (interleaved, so both see the machine alike).
+    `instructions`: then one of each (and a bare interpreter) under valgrind's callgrind, counted."""
     from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 
     from ew_local.cloud import LocalCloud
 
     result = FreshResult()
     with LocalCloud(settings or SETTINGS) as cloud:
-        payloads = alerts(cloud, 2 * runs, "FRESH")
+        payloads = alerts(cloud, 2 * runs + (2 if instructions else 0), "FRESH")
         server = ThreadedMotoServer("127.0.0.1", 0, verbose=False)
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one access-log line per request
         server.start()
@@ -490,20 +557,7 @@ def fresh_process(
             env["AWS_ENDPOINT_URL"] = f"http://{host}:{port}"
             for run in range(runs):
                 events = [signed_event(p) for p in payloads[2 * run : 2 * run + 2]]
-                done = subprocess.run(
-                    [interpreter.python, *interpreter.flags(), "-c", FRESH_CHILD],
-                    cwd=FUNCTION,
-                    env=env,
-                    input=json.dumps(events),
-                    capture_output=True,
-                    text=True,
-                    check=False,
-                )
-                lines = [line for line in done.stdout.splitlines() if line.startswith(MARK)]
-                if done.returncode != 0 or not lines:
-                    raise SystemExit(f"the fresh child failed ({done.returncode}):\n{done.stderr}")
-                seen = json.loads(lines[-1].removeprefix(MARK))
-                assert seen["statuses"] == [200, 200], seen["statuses"]
+                seen = container(interpreter, FRESH_CHILD, env, events)
                 result.import_s.append(seen["import_s"])
                 result.import_cpu_s.append(seen["import_cpu_s"])
                 result.first_cpu_s.append(seen["clicks_cpu_s"][0])
@@ -517,11 +571,69 @@ def fresh_process(
                 result.lazy = seen["lazy"]
                 result.compiled = sorted(set(result.compiled) | set(seen["compiled"]))
                 result.forbidden = sorted(set(result.forbidden) | set(seen["forbidden"]))
+                if floor:
+                    low = container(interpreter, FLOOR_CHILD, env, events)
+                    result.floor_s.append(low["import_s"] + low["clicks_s"][0])
+                    result.floor_cpu_s.append(low["import_cpu_s"] + low["clicks_cpu_s"][0])
+            if instructions:
+                # One click each, so the count is start + import + first request + exit.
+                events = [signed_event(p) for p in payloads[2 * runs :]]
+                result.instructions = {
+                    "python -c pass": counted(interpreter, None, env, []),
+                    "ack-handler": counted(interpreter, FRESH_CHILD, env, events[:1]),
+                    "the libraries alone": counted(interpreter, FLOOR_CHILD, env, events[1:]),
+                }
         finally:
             server.stop()
         acked = {a.item_id for a in cloud.store.load()[1]}
-        assert len(acked) == 2 * runs, len(acked)
+        assert len(acked) == 2 * runs + (1 if instructions else 0), len(acked)
     return result
+
+
+def container(
+    interpreter: Interpreter,
+    child: str,
+    env: dict[str, str],
+    events: list[dict[str, Any]],
+    wrap: tuple[str, ...] = (),
+) -> dict[str, Any]:
+    """Run one cold-container child on `events`; what it printed after MARK (every click answered 200)."""
+    done = subprocess.run(
+        [*wrap, interpreter.python, *interpreter.flags(), "-c", child],
+        cwd=FUNCTION,
+        env=env,
+        input=json.dumps(events),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    lines = [line for line in done.stdout.splitlines() if line.startswith(MARK)]
+    if done.returncode != 0 or not lines:
+        raise SystemExit(f"the cold-container child failed ({done.returncode}):\n{done.stderr}")
+    seen: dict[str, Any] = json.loads(lines[-1].removeprefix(MARK))
+    assert seen["statuses"] == [200] * len(events), seen["statuses"]
+    return seen
+
+
+def counted(
+    interpreter: Interpreter, child: str | None, env: dict[str, str], events: list[dict[str, Any]]
+) -> int:
+    """Instructions the whole child process executes, counted by valgrind's callgrind: the same for the
+    same code and inputs however busy or fast the machine is (its wall and CPU times are not)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "callgrind.out"
+        wrap = ("valgrind", "--tool=callgrind", f"--callgrind-out-file={out}")
+        if child is None:
+            subprocess.run(
+                [*wrap, interpreter.python, *interpreter.flags(), "-c", "pass"],
+                env=env,
+                capture_output=True,
+                check=True,
+            )
+        else:
+            container(interpreter, child, env, events, wrap)
+        totals = [line for line in out.read_text().splitlines() if line.startswith(("totals:", "summary:"))]
+        return int(totals[0].split()[1])
 
 
 # -- 3. first request and per click, in this process, on LocalCloud -------------------------------------
@@ -717,18 +829,7 @@ def report(imports: ImportResult, fresh: FreshResult, result: ClickResult, load:
         row(("  for scale: bare `python -c pass`", *spread(imports.bare_s, top=max)), widths),
         "",
         row((f"2. a cold container, end to end ({len(fresh.import_s)} processes)", *small), widths),
-        row(("`import app`", *spread(fresh.import_s, top=max)), widths),
-        row(("first request", *spread(fresh.first_s, top=max)), widths),
-        row(("  of which deps()", *spread(fresh.first_deps_s, top=max)), widths),
-        row(
-            (
-                f"    of which {fresh.clients} boto3 clients in {fresh.sessions} sessions",
-                *spread(fresh.first_clients_s, top=max),
-            ),
-            widths,
-        ),
-        row(("second request", *spread(fresh.second_s, top=max)), widths),
-        row(("import + first request", *spread(fresh.cold_start_s, top=max)), widths),
+        *container_rows(fresh, widths),
         "  (moto served over localhost HTTP from the benchmark process; the fake Slack likewise)",
         "",
     ]
@@ -819,17 +920,9 @@ def _template_memory_mb() -> int:
 BUDGET_S = 1.0  # the cold click's CPU work on Lambda, against Slack's 3 s: room left for the network
 
 
-def layer_report(fresh: FreshResult, interpreter: Interpreter, settings: dict[str, str], load: str) -> str:
-    widths = (46, 9, 9, 9)
-    small = ("min ms", "median", "max")
-    cpu = statistics.median(fresh.cold_start_cpu_s)
-    lines = [
-        f"ack-handler cold start from a built layer: Python {fresh.python} ({interpreter.python}), "
-        f"{os.cpu_count()} cores, load average {load}",
-        f"layer {interpreter.layer}, runtime boto3 {interpreter.runtime or '(layer)'}, "
-        f"flags {' '.join(interpreter.flags()) or '-'}, settings {settings}",
-        "",
-        row((f"a cold container, end to end ({len(fresh.import_s)} processes)", *small), widths),
+def container_rows(fresh: FreshResult, widths: tuple[int, ...]) -> list[str]:
+    """The cold container's rows, from `import app` to import + first request (both reports)."""
+    return [
         row(("`import app`", *spread(fresh.import_s, top=max)), widths),
         row(("first request", *spread(fresh.first_s, top=max)), widths),
         row(("  of which deps()", *spread(fresh.first_deps_s, top=max)), widths),
@@ -842,8 +935,48 @@ def layer_report(fresh: FreshResult, interpreter: Interpreter, settings: dict[st
         ),
         row(("second request", *spread(fresh.second_s, top=max)), widths),
         row(("import + first request", *spread(fresh.cold_start_s, top=max)), widths),
+    ]
+
+
+def above_floor(fresh: FreshResult) -> float:
+    return statistics.median(fresh.cold_start_s) - statistics.median(fresh.floor_s)
+
+
+def layer_report(fresh: FreshResult, interpreter: Interpreter, settings: dict[str, str], load: str) -> str:
+    widths = (46, 9, 9, 9)
+    small = ("min ms", "median", "max")
+    cpu = statistics.median(fresh.cold_start_cpu_s)
+    lines = [
+        f"ack-handler cold start from a built layer: Python {fresh.python} ({interpreter.python}), "
+        f"{os.cpu_count()} cores, load average {load}",
+        f"layer {interpreter.layer}, runtime boto3 {interpreter.runtime or '(layer)'}, "
+        f"flags {' '.join(interpreter.flags()) or '-'}, settings {settings}",
+        "",
+        row((f"a cold container, end to end ({len(fresh.import_s)} processes)", *small), widths),
+        *container_rows(fresh, widths),
         row(("  its CPU time (process_time)", *spread(fresh.cold_start_cpu_s, top=max)), widths),
         "  (moto and the fake Slack answer over localhost HTTP from the benchmark process)",
+        *(
+            [
+                row(
+                    ("the libraries alone (FLOOR_CHILD), same clicks", *spread(fresh.floor_s, top=max)),
+                    widths,
+                ),
+                row(("  its CPU time (process_time)", *spread(fresh.floor_cpu_s, top=max)), widths),
+                f"  ours above the floor: {ms(above_floor(fresh))} ms median (import + first request)",
+            ]
+            if fresh.floor_s
+            else []
+        ),
+        *(
+            [
+                "",
+                "instructions (callgrind) of a process that starts, imports, answers one click, exits:",
+                *(f"  {name:<24} {count / 1e6:>9,.0f} M" for name, count in fresh.instructions.items()),
+            ]
+            if fresh.instructions
+            else []
+        ),
         "",
         f"the same CPU work on Lambda (CPU share = memory / {FULL_VCPU_MB:,} MB), median {ms(cpu)} ms here:",
     ]
@@ -889,6 +1022,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runtime", type=Path, help="boto3 for that interpreter (Lambda's runtime has it)")
     parser.add_argument("--no-site", action="store_true", help="run the cold containers with python -S")
     parser.add_argument("--holidays", help='a holiday region in the settings, e.g. "GB-ENG"')
+    parser.add_argument(
+        "--instructions",
+        action="store_true",
+        help="with --layer: count the instructions of one cold click, ours and the floor (needs valgrind)",
+    )
+    parser.add_argument(
+        "--floor",
+        action="store_true",
+        help="with --layer: also time the same clicks written with the libraries alone (FLOOR_CHILD)",
+    )
     args = parser.parse_args(argv)
     if min(args.runs, args.fresh_runs, args.clicks) < 1 or args.cold_repeats < 0:
         parser.error("--runs, --fresh-runs and --clicks must be at least 1, --cold-repeats at least 0")
@@ -900,7 +1043,9 @@ def main(argv: list[str] | None = None) -> int:
             args.python, args.layer.resolve(), args.runtime and args.runtime.resolve(), args.no_site
         )
         print(f"cold containers from {args.layer}: {args.fresh_runs} ...", file=sys.stderr, flush=True)
-        fresh = fresh_process(args.fresh_runs, interpreter, settings)
+        fresh = fresh_process(
+            args.fresh_runs, interpreter, settings, floor=args.floor, instructions=args.instructions
+        )
         print(layer_report(fresh, interpreter, settings, load))
         # The function's own code ships without .pyc (as `sam build` zips it); anything else compiled
         # from source means the layer or runtime was built wrong, and the figures are not Lambda's.
