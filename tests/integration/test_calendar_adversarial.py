@@ -83,3 +83,26 @@ def test_a_calendar_read_in_pages_proposes_once_and_a_full_read_after_a_410_with
     assert report["full_reads"] == [CAL] and report["proposed"] == report["withdrawn"] == []
     [card] = cards(cloud)
     assert any(b["type"] == "actions" for b in card["blocks"])
+
+
+def test_an_event_moved_after_its_proposal_was_approved_says_so_on_the_new_card(cloud: LocalCloud) -> None:
+    lease = {
+        **DOMAIN,
+        "id": "lease1",
+        "summary": "Office lease ends",
+        "recurrence": [],
+        "start": {"date": "2027-03-31"},
+    }
+    cloud.google.put_event(CAL, lease)
+    cloud.calendar_sync()
+    approve(cloud, cards(cloud)[0])
+    cloud.google.put_event(CAL, {**lease, "start": {"date": "2027-04-30"}})
+    assert len(cloud.calendar_sync()["proposed"]) == 1
+    approved, moved = cards(cloud)
+    assert approved["text"].startswith("Approved by <@U04BOSS001>")
+    # The sheet already has the row for 31 Mar (and alerts for it): the new card must not look new.
+    assert "*Expiry date:* 2027-04-30" in words(moved)
+    assert (
+        "this event is already in the sheet with expiry 31 Mar 2027 (approved before it moved): Approve adds "
+        "a second row; to move that one, change its expiry_date in the sheet and Discard this"
+    ) in words(moved)
