@@ -46,24 +46,56 @@ def is_tagged(event: Mapping[str, Any]) -> bool:
     return bool(TAG.search(str(event.get("description") or "")))
 
 
-def event_date(event: Mapping[str, Any]) -> date | None:
+def event_date(event: Mapping[str, Any], since: date | None = None) -> date | None:
     """The day the event starts, as its calendar shows it: an all-day event's date, or the local date
-    of a timed event's start (its own offset, not UTC)."""
+    of a timed event's start (its own offset, not UTC). For a recurring event (Google sends a series
+    as one event, its first date in `start`), its first date on or after `since`; None once the
+    series has ended."""
     start = event.get("start") or {}
     if not isinstance(start, Mapping):
         return None
     try:
         if start.get("date"):
-            return date.fromisoformat(str(start["date"]))
-        if start.get("dateTime"):
-            return datetime.fromisoformat(str(start["dateTime"]).replace("Z", "+00:00")).date()
+            first = datetime.fromisoformat(str(start["date"]))
+        elif start.get("dateTime"):
+            first = datetime.fromisoformat(str(start["dateTime"]).replace("Z", "+00:00"))
+        else:
+            return None
     except ValueError:
         return None
+    rules = event.get("recurrence")
+    if since is None or not rules or not isinstance(rules, list):
+        return first.date()
+    return _next_occurrence(first.replace(tzinfo=None), [str(rule) for rule in rules], since)
+
+
+_TZID = re.compile(r";TZID=[^;:]*")
+_MOST_OCCURRENCES = 50_000  # a daily series from 1900: the reading stops, never the function
+
+
+def _next_occurrence(first: datetime, rules: list[str], since: date) -> date | None:
+    """The series' first date on or after `since`, on its own wall clock: Google's RRULE, EXRULE,
+    RDATE and EXDATE lines (an UNTIL in UTC, an EXDATE with its TZID) read as local times, which moves
+    no date but a time near midnight. A rule that cannot be read leaves the series' first date."""
+    from itertools import islice
+
+    from dateutil.rrule import rrulestr
+
+    try:
+        local = [_TZID.sub("", rule) for rule in rules]  # ignoretz leaves a TZID parameter's zone on
+        series = rrulestr("\n".join(local), dtstart=first, forceset=True, ignoretz=True)
+        for occurrence in islice(series, _MOST_OCCURRENCES):
+            if occurrence.date() >= since:
+                return occurrence.date()
+    except (ValueError, TypeError, OverflowError):
+        return first.date()
     return None
 
 
 def plan_event(event: Mapping[str, Any], seen: Seen | None, today: date) -> Step:
-    day = event_date(event)
+    # A series already proposed keeps the date it was proposed for while that is one of its dates,
+    # even once past: a later edit (a new title) proposes nothing; a moved series proposes its new date.
+    day = event_date(event, min(today, seen.day) if seen is not None else today)
     live = event.get("status") != "cancelled" and is_tagged(event) and day is not None
     if not live:
         if seen is not None and not seen.decided:
@@ -71,6 +103,8 @@ def plan_event(event: Mapping[str, Any], seen: Seen | None, today: date) -> Step
             why = (
                 "the calendar event was cancelled"
                 if cancelled
+                else "the calendar event has no date from today on"
+                if is_tagged(event)  # a series whose last date is past
                 else "#expires was taken off the calendar event"
             )
             return Step(WITHDRAW, why)

@@ -23,6 +23,7 @@ from ew.calendar_plan import Seen
 from ew.click_rules import answered_blocks
 from ew.settings import Settings
 from opskit.config import ConfigError
+from opskit.dates import human_date
 from opskit.google_api import GoogleError, GoogleSession, Retry
 from opskit.google_docs import SyncTokenExpired, changed_events
 from opskit.notices import Notices
@@ -158,7 +159,7 @@ def _handle(
         deps.state.forget(pk, sk)
         return
     assert step.day is not None
-    _propose(deps, pk, sk, calendar_id, event, step.day, report)
+    _propose(deps, pk, sk, calendar_id, event, step.day, report, _approved_before(deps.state, seen))
 
 
 def _seen(state: StateTable, pk: str, sk: str) -> Seen | None:
@@ -176,9 +177,29 @@ def _seen(state: StateTable, pk: str, sk: str) -> Seen | None:
     )
 
 
+def _approved_before(state: StateTable, seen: Seen | None) -> tuple[str, ...]:
+    """The warning for a moved event whose earlier proposal went into the sheet: its new card would
+    otherwise look like a new item, and approving it adds a second row beside the one still alerting."""
+    if seen is None or not seen.decided:
+        return ()
+    decided = state.get(proposals.store_key(seen.proposal_id), "decision")
+    if decided is None or decided.data.get("decision") == proposals.DISCARD:
+        return ()
+    fields = decided.data.get("fields") or {}
+    try:  # the date as approved: an Edit may have changed it
+        expiry = date.fromisoformat(str(fields.get("expiry_date") or seen.day.isoformat()))
+    except ValueError:
+        expiry = seen.day
+    return (
+        f"this event is already in the sheet with expiry {human_date(expiry)} (approved before it "
+        "moved): Approve adds a second row; to move that one, change its expiry_date in the sheet and "
+        "Discard this",
+    )
+
+
 def _propose(
     deps: CalendarSyncDeps, pk: str, sk: str, calendar_id: str, event: dict[str, Any], day: date,
-    report: CalendarReport,
+    report: CalendarReport, warnings: tuple[str, ...] = (),
 ) -> None:  # fmt: skip
     """Record, post, record the card: a crash before the second record posts the card again next run,
     with the same proposal id (it still decides once); never not at all."""
@@ -195,6 +216,7 @@ def _propose(
         proposal_id,
         calendar_plan.proposal_fields(event, day),
         calendar_plan.proposal_source(event, calendar_id),
+        warnings,
     )
     assert deps.slack is not None
     ts = proposals.propose(deps.state, deps.slack, channel, proposal, now)

@@ -40,6 +40,8 @@ _UNSAFE_KEY = re.compile(r"[^A-Za-z0-9._-]+")
 
 # What happened to a mail (the state row's "outcome"; also the handler's answer).
 PROPOSED, DROPPED, DUPLICATE, WAITING_FOR_OCR = "proposed", "dropped", "duplicate", "waiting for OCR"
+SKIPPED = "skipped"  # not a mail at all (SES's setup notice, a console folder) or gone before it was read
+SES_SETUP_NOTICE = "AMAZON_SES_SETUP_NOTIFICATION"  # SES writes it under the rule's prefix once, on set-up
 OCR, OCR_DONE = "ocr", "ocr-done"  # state rows: a Textract job and the mail waiting for it; its card posted
 OCR_KEEP = timedelta(days=7)  # Textract keeps a job's results for 7 days
 OCR_NOTE = "{} was read by OCR (check the text it gives)"
@@ -86,8 +88,30 @@ def mail_key(raw: bytes, message_id: str) -> str:
     return message_id.strip() or "sha256:" + hashlib.sha256(raw).hexdigest()
 
 
+def not_a_mail(key: str, raw: bytes) -> str:
+    """Why an object created under the SES prefix is no forwarded mail ("" when it may be one): each
+    would otherwise make an empty card in the intake channel."""
+    if key.rpartition("/")[2] == SES_SETUP_NOTICE:
+        return "SES's setup notice, not a forwarded mail"
+    if key.endswith("/"):
+        return "a folder, not a forwarded mail"  # the S3 console's "Create folder"
+    if not raw.strip():
+        return "an empty object, not a forwarded mail"
+    return ""
+
+
 def run_intake(deps: IntakeDeps, bucket: str, key: str) -> IntakeResult:
-    raw = bytes(deps.s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+    try:
+        raw = bytes(deps.s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+    except ClientError as exc:
+        # Deleted (by hand, or by a second event's late copy) before this event was handled: retrying
+        # cannot bring it back, and the DLQ would only alarm about a mail nobody can read.
+        if exc.response.get("Error", {}).get("Code") != "NoSuchKey":
+            raise
+        return IntakeResult(SKIPPED, "", why="no longer in the bucket (deleted before it was read)")
+    skip = not_a_mail(key, raw)
+    if skip:
+        return IntakeResult(SKIPPED, "", why=skip)
     return take_mail(deps, raw, f"s3://{bucket}/{key}")
 
 

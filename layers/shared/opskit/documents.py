@@ -17,6 +17,7 @@ import quopri
 import re
 import time
 import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from datetime import time as clock_time
@@ -543,12 +544,14 @@ def read_pdf(doc: DocumentText, limits: Limits = LIMITS, deadline: float | None 
             texts.append(_page_text(reader.pages[number]))
             if sum(map(len, texts)) > limits.text_chars:
                 break
+        pages_read = len(texts)
+        texts.append(_filled_in_text(reader, pages_read))
     except FileNotDecryptedError:
         return _failed(doc, "the PDF is encrypted (password-protected)")
     except Exception as exc:
         return _failed(doc, incomplete if truncated else f"the PDF is damaged ({type(exc).__name__})")
-    text = "\n\n".join(t.strip() for t in texts)
-    if not texts and count:
+    text = "\n\n".join(t.strip() for t in texts if t.strip())
+    if not pages_read and count:
         return _failed(doc, "out of time before its first page")
     if truncated:
         notes.append(incomplete + "; what could be read is used")
@@ -562,6 +565,33 @@ def read_pdf(doc: DocumentText, limits: Limits = LIMITS, deadline: float | None 
 
 
 _YEAR = re.compile(r"\b(?:19|20)\d\d\b")
+_FIELD_WORDS = re.compile(r"(?<=[a-z])(?=[A-Z])|[_.\s]+")
+
+
+def _filled_in_text(reader: Any, pages: int) -> str:
+    """What a person typed into the PDF rather than its page: form fields ("Policy expiration date:
+    1 March 2027", as a filled-in insurance certificate keeps it) and comment boxes on the pages read.
+    Page text extraction never sees either. A broken form leaves the pages' text standing."""
+    try:
+        return "\n".join(_filled_in_lines(reader, pages))
+    except Exception:
+        return ""
+
+
+def _filled_in_lines(reader: Any, pages: int) -> Iterator[str]:
+    for name, entry in (reader.get_fields() or {}).items():
+        value = entry.get("/V")
+        if not isinstance(value, str) or value.startswith("/") or not value.strip():
+            continue  # empty, a check box's state (/Off, /Yes) or a list choice
+        label = str(entry.get("/TU") or "")  # the field's own label, when the form gives one
+        if not label:  # "form1[0].Page1[0].Policy_ExpirationDate_A[0]" → "Policy Expiration Date A"
+            label = _FIELD_WORDS.sub(" ", re.sub(r"\[\d+\]", "", str(name)).rsplit(".", 1)[-1]).strip()
+        yield f"{label}: {' '.join(value.split())}"
+    for page in reader.pages[:pages]:
+        for annotation in page.get("/Annots") or []:
+            note = annotation.get_object()
+            if note.get("/Subtype") in ("/FreeText", "/Text") and isinstance(note.get("/Contents"), str):
+                yield " ".join(str(note["/Contents"]).split())
 
 
 def _page_text(page: Any) -> str:
