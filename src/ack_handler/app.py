@@ -33,6 +33,7 @@ def deps(email: bool = True) -> AckDeps:
         store=runtime.chain_store(),
         audit=runtime.audit_log(),
         state=runtime.state_table(),
+        cards=runtime.message_versions(),
         slack=runtime.slack(timeout=2, quick=True),
         signing_secret=runtime.signing_secret(),
         link_secret=runtime.link_secret() if email else None,
@@ -86,7 +87,7 @@ def run_task(event: dict[str, Any]) -> dict[str, Any]:
     from ew.writebacks import append_approved, write_renewal
 
     if event["task"] == CARD_TASK:
-        return {"result": update_card(event, runtime.slack())}
+        return {"result": update_card(event, runtime.slack(), runtime.message_versions(), runtime.utc_now())}
     # Both sheet tasks write the sheet, audit it, tell the clicker and act once (a claim in ew-state).
     sheet, audit, slack, state = (
         runtime.registry_sheet(),

@@ -657,7 +657,7 @@ def test_ack_handler_role_is_exact():
 
     assert actions_on(table("AckTable")) == {"dynamodb:PutItem", "dynamodb:GetItem"}
     assert actions_on(table("AuditTable")) == {"dynamodb:PutItem", "dynamodb:Query"}
-    assert actions_on(table("StateTable")) == {"dynamodb:PutItem", "dynamodb:GetItem"}
+    assert actions_on(table("StateTable")) == {"dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:UpdateItem"}
     assert actions_on(table("PingsTable")) == {
         "dynamodb:Query", "dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:BatchWriteItem",
         "dynamodb:DeleteItem",

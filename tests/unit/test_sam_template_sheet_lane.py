@@ -124,7 +124,8 @@ def test_drive_sync_may_write_the_mirrored_documents_and_nothing_else() -> None:
             assert statement["Resource"] == [_table("RegistrySourceBucket"), _table("RulesSourceBucket")]
 
     assert _actions_on(role, _table("StateTable"), "dynamodb:") == {
-        "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:Query"
+        "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:Query",
+        "dynamodb:UpdateItem",  # opskit.message_versions: the version a card it updates shows
     }  # fmt: skip
     assert _actions_on(role, _table("PingsTable"), "dynamodb:") == {
         "dynamodb:Query", "dynamodb:BatchGetItem", "dynamodb:BatchWriteItem"
@@ -157,7 +158,8 @@ def test_the_sync_functions_read_the_service_account_and_the_slack_token_only(fu
 def test_calendar_sync_touches_the_state_table_and_nothing_else_of_ours() -> None:
     role = _role_of("CalendarSyncFunction")
     assert _actions_on(role, _table("StateTable"), "dynamodb:") == {
-        "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:Query"
+        "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:Query",
+        "dynamodb:UpdateItem",  # opskit.message_versions: the version a card it updates shows
     }  # fmt: skip
     services = {a.split(":")[0] for s in _role_statements(role) for a in _as_list(s["Action"])}
     assert services == {"logs", "dynamodb", "secretsmanager", "ses", "ssm", "sqs"}

@@ -18,12 +18,15 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from ew import click_rules
 from ew.audit import AuditLog
 from ew.chain import RENEW, SNOOZE, Ack, PingRef
 from ew.settings import Settings
 from ew.store import ChainStore, PingRecord
 from opskit.http_answer import HttpAnswer, Refused
+from opskit.message_versions import MessageUpdate, MessageVersions, Shown
 from opskit.slack import SlackGateway, SlackUnavailable, text_section
 from opskit.state import Busy, Done, Held, StateTable
 
@@ -39,6 +42,7 @@ class AckDeps:
     store: ChainStore
     audit: AuditLog
     state: StateTable
+    cards: MessageVersions  # the version each card shows (in the state table): a late update never wins
     slack: SlackGateway | None
     signing_secret: str
     link_secret: bytes | None
@@ -57,6 +61,17 @@ class AckDeps:
 class Acted:
     first: bool  # False: someone acted before; `line` says who and what
     line: str
+    at: datetime  # when that answer was recorded: the version of a card that shows `line`
+    card_recorded: bool = False  # the card's version went in with the answer's own write (see act)
+
+
+@dataclass(frozen=True)
+class Card:
+    """The Slack card a click came from: where it is, and its message as the click saw it."""
+
+    channel: str
+    ts: str
+    message: Mapping[str, Any] | None
 
 
 # A claim is held while its work runs; ack-handler times out after 15 s (template.yaml), so a claim
@@ -89,11 +104,19 @@ def recording() -> Iterator[None]:
 
 
 def act(
-    deps: AckDeps, ref: PingRef, action: str, by: str, value: date | None, timezone: str | None = None
+    deps: AckDeps,
+    ref: PingRef,
+    action: str,
+    by: str,
+    value: date | None,
+    timezone: str | None = None,
+    card: Card | None = None,
 ) -> Acted:
     """Record one answer to one ping: the ack, the audit row, and for a renewal the closed chain and
     the sheet write-back (later, asynchronously). Raises NotRecorded when that could not be done.
-    `timezone`: the ping's (PingRecord.timezone), for the day the answer is dated; else the settings'."""
+    `timezone`: the ping's (PingRecord.timezone), for the day the answer is dated; else the settings'.
+    `card`: the card clicked. A first answer records the card's version (the answer's time) in the
+    ack's own transaction, so showing it costs the click no extra write (`Acted.card_recorded`)."""
     now = deps.clock()
     # A renewal closes the whole cycle, so it is once per cycle; the others once per ping.
     sk = RENEW if action == RENEW else f"{ref.chain_index}#{action}"
@@ -106,31 +129,48 @@ def act(
     }
     with recording():
         if action != RENEW and (renewal := renewed(deps, ref)) is not None:
-            return Acted(False, renewal)  # a stale card of a closed cycle: nothing more to record
+            return renewal  # a stale card of a closed cycle: nothing more to record
         claimed = deps.state.claim(_cycle_key(ref), sk, record, now, lease=CLAIM_LEASE)
         if isinstance(claimed, Done):
-            return Acted(False, _line(claimed.data))
+            return Acted(False, _line(claimed.data), claimed.at)
+        line, version, shown = _answered_card(deps, claimed, card, now)
         with deps.state.holding(claimed):
             # The claim's own time and data, not this call's: after a takeover (of an attempt that
             # failed or died) this completes the answer as first recorded, and the ack and audit row
             # keyed by that time are written once however many attempts get this far.
-            _record(deps, ref, claimed.data, claimed.at)
-    return Acted(True, _line(claimed.data))
+            _record(deps, ref, claimed.data, claimed.at, shown)
+    return Acted(True, line, version, card_recorded=shown is not None)
 
 
-def renewed(deps: AckDeps, ref: PingRef) -> str | None:
-    """Who renewed this ping's cycle, as the card says it, or None while it is open. A renewal closes
-    the cycle: an Ack only or a Snooze clicked later on one of its stale cards (an earlier reminder, the
-    escalation in someone else's DM) is answered with it and records nothing."""
+def _answered_card(
+    deps: AckDeps, claimed: Held, card: Card | None, now: datetime
+) -> tuple[str, datetime, MessageUpdate | None]:
+    """The line of a first answer, its version (when it is recorded: the claim's time, or now for an
+    attempt that takes over one that died, which may be the one that records it), and the card update
+    to record with it: only when fresh, since after a takeover the answer's write may have been done
+    by the attempt that died (this one then writes nothing) and the card is shown the careful way."""
+    line = _line(claimed.data)
+    if claimed.taken_over:
+        return line, now, None
+    shown = card_update(card, line, claimed.at) if card is not None and deps.slack is not None else None
+    return line, claimed.at, shown
+
+
+def renewed(deps: AckDeps, ref: PingRef) -> Acted | None:
+    """Who renewed this ping's cycle (the line a card says it with, and when), or None while it is
+    open. A renewal closes the cycle: an Ack only or a Snooze clicked later on one of its stale cards
+    (an earlier reminder, the escalation in someone else's DM) is answered with it and records nothing."""
     done = deps.state.get(_cycle_key(ref), RENEW)
-    return _line(done.data) if done is not None else None
+    return Acted(False, _line(done.data), done.at) if done is not None else None
 
 
 def _cycle_key(ref: PingRef) -> str:
     return f"act#{ref.item_id}#{ref.cycle_expiry.isoformat()}"
 
 
-def _record(deps: AckDeps, ref: PingRef, record: Mapping[str, Any], at: datetime) -> None:
+def _record(
+    deps: AckDeps, ref: PingRef, record: Mapping[str, Any], at: datetime, shown: MessageUpdate | None
+) -> None:
     action, by = str(record["action"]), str(record["by"])
     index = int(record.get("n", ref.chain_index))  # a renewal's claim is per cycle: the ping it answered
     value = date.fromisoformat(record["value"]) if record.get("value") else None
@@ -153,7 +193,11 @@ def _record(deps: AckDeps, ref: PingRef, record: Mapping[str, Any], at: datetime
                 "by": by,
             }
         )
-    # One transaction: the ack, its chain head and its audit row are written together or not at all.
+    # One transaction: the ack, its chain head and its audit row are written together or not at all,
+    # and the version of the card that will show it (a write that never fails, see MessageVersions).
+    also = [{"Put": audit_row}]
+    if shown is not None:
+        also.append(deps.cards.record(shown, deps.clock()))
     deps.store.record_ack(
         Ack(
             ref.item_id,
@@ -166,7 +210,7 @@ def _record(deps: AckDeps, ref: PingRef, record: Mapping[str, Any], at: datetime
         ),
         chain_index=index,
         old_expiry=ref.cycle_expiry,
-        also=[{"Put": audit_row}],
+        also=also,
     )
     if renewal:
         chain = [
@@ -207,24 +251,59 @@ def modal_errors(errors: Mapping[str, str]) -> HttpAnswer:
     return HttpAnswer(200, json.dumps({"response_action": "errors", "errors": dict(errors)}))
 
 
-def mark_answered(deps: AckDeps, channel: str, ts: str, message: dict[str, Any] | None, line: str) -> None:
-    """Replace the buttons with who did what. A failure here loses nothing: the ack is recorded. The
-    click's Slack client does not wait for a retry (Slack's 3 s), so an update Slack refused for the
-    moment (rate limited, a 5xx, no answer) is tried again in an asynchronous invocation, which may."""
-    if deps.slack is None or not channel or not ts:
-        return
-    blocks = (message or {}).get("blocks")
+def card_update(card: Card, line: str, version: datetime | None) -> MessageUpdate | None:
+    """The card with its buttons replaced by `line`, the fact of `version` (None: a line that states
+    no fact, such as "no record of this ping"); None when the click named no card."""
+    if not card.channel or not card.ts:
+        return None
+    blocks = (card.message or {}).get("blocks")
     updated = click_rules.answered_blocks(blocks, line) if blocks else [text_section(line)]
+    return MessageUpdate(card.channel, card.ts, line, updated, version)
+
+
+def mark_answered(
+    deps: AckDeps,
+    card: Card,
+    line: str,
+    version: datetime | None,
+    *,
+    recorded: bool = False,
+    followed: bool = False,
+) -> None:
+    """Replace the buttons with who did what: `line`, the fact recorded at `version`. A failure here
+    loses nothing: the answer is recorded.
+
+    The card shows the newest fact about it, never an older one (opskit.message_versions): this update
+    is recorded, then the newest recorded is shown. `recorded`: the answer's own transaction recorded it
+    (a first answer, the newest fact there is), so it is sent at once, with no read before or after
+    (the click's round trips); `followed`: this answer queued a task that updates the card again (an
+    approval's append), so it is read after all, in case that task's update landed first.
+
+    The click's Slack client does not wait for a retry (Slack's 3 s), so an update Slack refused for the
+    moment (rate limited, a 5xx, no answer) is tried again in an asynchronous invocation, which may. It
+    carries its version: run late, after a newer update, it shows the newer one."""
+    update = card_update(card, line, version)
+    if deps.slack is None or update is None:
+        return
     try:
-        deps.slack.update(channel, ts, line, updated)
+        if recorded and not followed:
+            deps.slack.update(update.channel, update.ts, update.text, update.blocks)
+        else:
+            deps.cards.show(deps.slack, update, deps.clock(), recorded=recorded)
     except SlackUnavailable as exc:
         log.warning("could not update the message after a click: %s", exc)
-        if not _for_now(exc):
-            return
-        try:
-            deps.defer({"task": CARD_TASK, "channel": channel, "ts": ts, "text": line, "blocks": updated})
-        except Exception as deferred:  # the answer stands; only the card keeps its buttons
-            log.warning("could not queue the card update: %s", deferred)
+        if _for_now(exc):
+            _defer_card(deps, update)
+    except (ClientError, BotoCoreError) as exc:  # the version table: the task tries it all again
+        log.warning("could not record the card's version: %s", exc)
+        _defer_card(deps, update)
+
+
+def _defer_card(deps: AckDeps, update: MessageUpdate) -> None:
+    try:
+        deps.defer({"task": CARD_TASK, **update.as_dict()})
+    except Exception as deferred:  # the answer stands; only the card keeps its buttons
+        log.warning("could not queue the card update: %s", deferred)
 
 
 def _for_now(error: SlackUnavailable) -> bool:
@@ -234,10 +313,13 @@ def _for_now(error: SlackUnavailable) -> bool:
     )
 
 
-def update_card(task: Mapping[str, Any], slack: SlackGateway | None) -> str:
-    """The asynchronous retry of a card update (CARD_TASK). Raises SlackUnavailable when Slack still
-    refuses, so Lambda tries again (twice); the same update twice shows the same card."""
+def update_card(
+    task: Mapping[str, Any], slack: SlackGateway | None, cards: MessageVersions, now: datetime
+) -> str:
+    """The asynchronous retry of a card update (CARD_TASK): the newest version of the card is shown,
+    its own or one recorded since (a later click, the sheet renewal's card). Raises SlackUnavailable
+    when Slack still refuses, so Lambda tries again (twice); the same update twice shows the same card."""
     if slack is None:
         return "skipped: Slack is off"
-    slack.update(str(task["channel"]), str(task["ts"]), str(task["text"]), list(task["blocks"]))
-    return "updated"
+    shown: Shown = cards.show(slack, MessageUpdate.from_dict(dict(task)), now)
+    return "updated" if shown.own else "newer card shown"

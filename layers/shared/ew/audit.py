@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+
+from botocore.exceptions import ClientError
+
+_CONFLICT_ATTEMPTS = 4
 
 
 @dataclass(frozen=True)
@@ -32,9 +37,25 @@ class AuditLog:
         before: Mapping[str, Any],
         after: Mapping[str, Any],
         at: datetime,
+        *,
+        also: Sequence[Mapping[str, Any]] = (),
     ) -> AuditEntry:
+        """Write the row; with `also` (more TransactWriteItems entries, unconditional) in one
+        transaction with them, so they land together or not at all."""
         entry, request = self.entry(item_id, action, by_user, before, after, at)
-        self.client.put_item(**request)
+        if not also:
+            self.client.put_item(**request)
+            return entry
+        for attempt in range(1, _CONFLICT_ATTEMPTS + 1):
+            try:
+                self.client.transact_write_items(TransactItems=[{"Put": request}, *map(dict, also)])
+                return entry
+            except ClientError as exc:
+                # Another write of one of those items was in flight at that moment: try again shortly.
+                reasons = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
+                if "TransactionConflict" not in reasons or attempt == _CONFLICT_ATTEMPTS:
+                    raise
+                time.sleep(0.05 * 2**attempt)
         return entry
 
     def entry(

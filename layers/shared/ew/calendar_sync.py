@@ -26,6 +26,7 @@ from opskit.config import ConfigError
 from opskit.dates import human_date
 from opskit.google_api import GoogleError, GoogleSession, Retry
 from opskit.google_docs import SyncTokenExpired, changed_events
+from opskit.message_versions import MessageUpdate, MessageVersions
 from opskit.notices import Notices
 from opskit.slack import SlackGateway, SlackUnavailable, text_section
 from opskit.state import Busy, Done, StateTable
@@ -245,8 +246,10 @@ def _withdraw(deps: CalendarSyncDeps, seen: Seen, why: str, today: date) -> bool
     proposal = proposals.load(deps.state, seen.proposal_id)
     blocks = answered_blocks(proposals.card(proposal)[1], line) if proposal else [text_section(line)]
     if seen.ts and deps.slack is not None:
+        # As of the withdrawal: a late update of the card (a click's retried line) never replaces it.
+        update = MessageUpdate(seen.channel or deps.settings.intake_channel, seen.ts, line, blocks, now)
         try:
-            deps.slack.update(seen.channel or deps.settings.intake_channel, seen.ts, line, blocks)
+            MessageVersions(deps.state.client, deps.state.table).show(deps.slack, update, now)
         except SlackUnavailable as exc:
             log.warning("could not update the withdrawn proposal's card: %s", exc)
     return True

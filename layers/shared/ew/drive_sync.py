@@ -47,6 +47,7 @@ from ew.voice import Voice
 from opskit.config import ConfigError
 from opskit.google_api import GoogleError, GoogleSession, Retry
 from opskit.google_docs import export_text, read_sheet
+from opskit.message_versions import MessageUpdate, MessageVersions
 from opskit.notices import Notices
 from opskit.problems import DocumentError
 from opskit.sheets import SheetsError
@@ -276,7 +277,7 @@ def _close_renewed_chains(deps: DriveSyncDeps, registry: Registry, report: SyncR
             deps.state.forget(RENEWAL_PK, item_id)
             continue
         noted = [(date.fromisoformat(cycle), int(index)) for cycle, index in data.get("pings", [])]
-        if _close_chain(deps, old, item, noted, voice, report):
+        if _close_chain(deps, old, item, noted, record.at, voice, report):
             # At the time the renewal was recorded, not now: a run that died after this row and before
             # the forget below is finished by the next one, which then writes this same row again.
             deps.audit.record(
@@ -292,13 +293,17 @@ def _close_chain(
     old: Item,
     item: Item,
     noted: list[tuple[date, int]],
+    noted_at: datetime,
     voice: Voice,
     report: SyncReport,
 ) -> bool:
     """Cards first, then the archive: a card that Slack would not update keeps the renewal for the
     next run. False when that happened. The cards are those of the closed pings still in ew-pings,
     and of the pings noted with the renewal that are in the archive already (the tick archives a
-    chain whose expiry moved, maybe while a card Slack would not update here is still waiting)."""
+    chain whose expiry moved, maybe while a card Slack would not update here is still waiting).
+    Each card's update is of the moment the renewal was noted (`noted_at`, the same on every run
+    that retries it): a card that an answer changed since keeps that answer (opskit.message_versions)."""
+    cards = MessageVersions(deps.state.client, deps.state.table)
     records = deps.store.chain_pings(item.item_id)
     shut = set(sync_plan.closed_pings(item, [r.ping for r in records]))
     closed = [r for r in records if r.ping in shut]
@@ -329,8 +334,9 @@ def _close_chain(
             escalated_from=old.owner if ping.move == ESCALATE else None,
         )
         _, blocks = slack_card(cycle_item, move, voice)
+        update = MessageUpdate(channel, ts, line, answered_blocks(blocks, line), noted_at)
         try:
-            deps.slack.update(channel, ts, line, answered_blocks(blocks, line))
+            cards.show(deps.slack, update, deps.clock())
         except SlackUnavailable as exc:
             log.warning("could not update the card of %s after a sheet renewal: %s", item.item_id, exc)
             return False

@@ -16,6 +16,8 @@ from ew.answers import (
     CLAIM_LEASE,
     AckDeps,
     Acted,
+    Card,
+    card_update,
     click_once,
     mark_answered,
     modal_errors,
@@ -23,6 +25,7 @@ from ew.answers import (
 )
 from ew.calendar_plan import withdrawn_line
 from opskit.http_answer import HttpAnswer
+from opskit.message_versions import MessageUpdate
 from opskit.slack import SlackUnavailable, message_location
 from opskit.state import Done
 
@@ -33,34 +36,49 @@ EXPIRED = "This proposal has expired; forward the document again."
 
 def decide_proposal(
     deps: AckDeps, proposal: proposals.Proposal, decision: str, by: str, fields: Mapping[str, str],
-    channel: str, ts: str,
+    card: Card,
 ) -> Acted:  # fmt: skip
     """Approve (as proposed or edited) or discard, once; an approval appends the row asynchronously.
-    Raises NotRecorded when the decision could not be recorded."""
+    Raises NotRecorded when the decision could not be recorded. A first decision records the version
+    of `card` (the decision's time) in the same transaction as its audit row (`Acted.card_recorded`)."""
     now = deps.clock()
     key = proposals.store_key(proposal.proposal_id)
     record = {"decision": decision, "by": by, "at": now.isoformat(), "fields": dict(fields),
-              "channel": channel, "ts": ts}  # fmt: skip
+              "channel": card.channel, "ts": card.ts}  # fmt: skip
     with recording():
         claimed = deps.state.claim(key, "decision", record, now, lease=CLAIM_LEASE)
         if isinstance(claimed, Done):
-            return Acted(False, _line(claimed.data))
+            return Acted(False, _line(claimed.data), claimed.at)
+        detail = "" if claimed.data["decision"] == proposals.DISCARD else ": adding it to the sheet"
+        line = _line(claimed.data, detail)
+        # As for an answer (ew.answers.act): a takeover shows its card the careful way, as of now.
+        version = now if claimed.taken_over else claimed.at
+        shown = None
+        if deps.slack is not None and not claimed.taken_over:
+            shown = card_update(card, line, version)
         with deps.state.holding(claimed):
             # The claim's data and time: after a takeover this finishes the decision first recorded.
-            _carry_out(deps, proposal, claimed.data, claimed.at)
-    detail = "" if claimed.data["decision"] == proposals.DISCARD else ": adding it to the sheet"
-    return Acted(True, _line(claimed.data, detail))
+            _carry_out(deps, proposal, claimed.data, claimed.at, shown)
+    return Acted(True, line, version, card_recorded=shown is not None)
 
 
-def _carry_out(deps: AckDeps, proposal: proposals.Proposal, record: Mapping[str, Any], at: datetime) -> None:
+def _carry_out(
+    deps: AckDeps,
+    proposal: proposals.Proposal,
+    record: Mapping[str, Any],
+    at: datetime,
+    shown: MessageUpdate | None,
+) -> None:
     decision, by = record["decision"], record["by"]
     audit_id = f"proposal:{proposal.proposal_id}"
     before = {"fields": dict(proposal.fields)}
+    # The card's version goes in the audit row's write: one transaction, no extra round trip.
+    also = [deps.cards.record(shown, deps.clock())] if shown is not None else []
     if decision == proposals.DISCARD:
-        deps.audit.record(audit_id, decision, by, before, {"discarded": True}, at)
+        deps.audit.record(audit_id, decision, by, before, {"discarded": True}, at, also=also)
         return
     fields = dict(record.get("fields") or proposal.fields)
-    deps.audit.record(audit_id, decision, by, before, {"fields": fields}, at)
+    deps.audit.record(audit_id, decision, by, before, {"fields": fields}, at, also=also)
     deps.defer(
         {
             "task": APPEND_TASK,
@@ -91,12 +109,12 @@ def button(
     user = slack_payload.user(payload)
     proposal_id = slack_payload.proposal_id(clicked)
     channel, ts = message_location(payload)
-    message = slack_payload.message(payload)
+    card = Card(channel, ts, slack_payload.message(payload))
     decision = clicked["action_id"]
     trigger = slack_payload.trigger(payload) if decision != proposals.DISCARD else ""
     proposal = proposals.load(deps.state, proposal_id)
     if proposal is None:
-        mark_answered(deps, channel, ts, message, EXPIRED)
+        mark_answered(deps, card, EXPIRED, None)  # states no fact: a decision outranks it
         return HttpAnswer(200)
     # An approval of a proposal that would not make a valid row opens the editor instead.
     if decision == proposals.APPROVE and proposals.check_fields(proposal.fields):
@@ -106,10 +124,10 @@ def button(
         return HttpAnswer(200)  # a replay: the first delivery answered (or is answering) it
     with recording(), deps.state.holding(held):
         if decision != proposals.EDIT:
-            acted = decide_proposal(deps, proposal, decision, user, proposal.fields, channel, ts)
-            mark_answered(deps, channel, ts, message, acted.line)
+            acted = decide_proposal(deps, proposal, decision, user, proposal.fields, card)
+            _show(deps, card, acted, approved=decision != proposals.DISCARD)
         elif (decided := deps.state.get(proposals.store_key(proposal.proposal_id), "decision")) is not None:
-            mark_answered(deps, channel, ts, message, _line(decided.data))
+            mark_answered(deps, card, _line(decided.data), decided.at)
         elif not retried and deps.slack is not None:
             try:
                 deps.slack.open_view(trigger, proposals.edit_modal(proposal, channel, ts))
@@ -130,9 +148,16 @@ def edited(payload: dict[str, Any], view: dict[str, Any], deps: AckDeps) -> Http
     problems = proposals.check_fields(fields)
     if problems:
         return modal_errors(problems)
-    acted = decide_proposal(deps, proposal, proposals.EDIT, user, fields, channel, ts)
+    _, blocks = proposals.card(proposals.Proposal(proposal.proposal_id, fields, proposal.source))
+    card = Card(channel, ts, {"blocks": blocks})
+    acted = decide_proposal(deps, proposal, proposals.EDIT, user, fields, card)
     if not acted.first:
         return modal_errors({"item": "Already decided. " + acted.line})
-    _, blocks = proposals.card(proposals.Proposal(proposal.proposal_id, fields, proposal.source))
-    mark_answered(deps, channel, ts, {"blocks": blocks}, acted.line)
+    _show(deps, card, acted, approved=True)
     return HttpAnswer(200, json.dumps({"response_action": "clear"}))
+
+
+def _show(deps: AckDeps, card: Card, acted: Acted, *, approved: bool) -> None:
+    """A decision on its card. An approval queued the append, whose own card update ("added to the
+    sheet as …") may land before this one: checked after (mark_answered's `followed`)."""
+    mark_answered(deps, card, acted.line, acted.at, recorded=acted.card_recorded, followed=approved)

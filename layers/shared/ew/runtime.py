@@ -25,6 +25,7 @@ from ew.store import ChainStore
 from opskit import config
 from opskit.business_time import parse_quiet_hours
 from opskit.dates import check_date_order
+from opskit.message_versions import MessageVersions
 from opskit.slack import SlackGateway, make_client
 from opskit.state import StateTable
 
@@ -211,6 +212,11 @@ def audit_log() -> AuditLog:
 
 def state_table() -> StateTable:
     return StateTable(client("dynamodb"), env("EW_STATE_TABLE"))
+
+
+def message_versions() -> MessageVersions:
+    """The version each Slack card shows, kept beside the claims in the state table."""
+    return MessageVersions(client("dynamodb"), env("EW_STATE_TABLE"))
 
 
 def registry_sheet() -> SheetTable:

@@ -20,6 +20,7 @@ from typing import Any
 from ew import click_rules, proposal_clicks, proposals, slack_payload
 from ew.answers import (
     AckDeps,
+    Card,
     NotRecorded,
     act,
     click_once,
@@ -66,19 +67,20 @@ def _block_action(payload: dict[str, Any], deps: AckDeps, request: str, retried:
     trigger = slack_payload.trigger(payload) if action_id != ACK_ONLY else ""
     channel, ts = message_location(payload)
     message = slack_payload.message(payload)
+    card = Card(channel, ts, message)
     seen = ping_known(deps.store, ref)
     if seen is None:
-        mark_answered(deps, channel, ts, message, click_rules.UNKNOWN_PING)
+        mark_answered(deps, card, click_rules.UNKNOWN_PING, None)  # states no fact: any answer outranks it
         return HttpAnswer(200)
     held = click_once(deps, request)
     if held is None:
         return HttpAnswer(200)  # a replay: the first delivery answered (or is answering) it
     with recording(), deps.state.holding(held):
         if action_id == ACK_ONLY:
-            acted = act(deps, ref, ACK_ONLY, user, None, seen.timezone)
-            mark_answered(deps, channel, ts, message, acted.line)
+            acted = act(deps, ref, ACK_ONLY, user, None, seen.timezone, card)
+            mark_answered(deps, card, acted.line, acted.at, recorded=acted.card_recorded)
         elif (renewal := renewed(deps, ref)) is not None:  # no modal to fill in for a closed cycle
-            mark_answered(deps, channel, ts, message, renewal)
+            mark_answered(deps, card, renewal.line, renewal.at)
         elif not retried:  # a retry's trigger_id has expired (3 s): the first delivery opened the modal
             today = deps.today(seen.timezone)
             initial = date.fromisoformat(renew_default) if action_id == RENEW and renew_default else None
@@ -115,10 +117,11 @@ def _view_submission(payload: dict[str, Any], deps: AckDeps) -> HttpAnswer:
         return modal_errors({click_rules.DATE_BLOCK: click_rules.UNKNOWN_PING})
     picked, error = click_rules.check_date(action, picked_text, deps.today(seen.timezone))
     if error is None and picked is not None:
-        acted = act(deps, context.ref, action, user, picked, seen.timezone)
+        message = {"blocks": list(context.blocks)} if context.blocks else None
+        card = Card(context.channel, context.ts, message)
+        acted = act(deps, context.ref, action, user, picked, seen.timezone, card)
         if acted.first:
-            message = {"blocks": list(context.blocks)} if context.blocks else None
-            mark_answered(deps, context.channel, context.ts, message, acted.line)
+            mark_answered(deps, card, acted.line, acted.at, recorded=acted.card_recorded)
             return HttpAnswer(200, json.dumps({"response_action": "clear"}))
         error = "Already answered. " + acted.line
     return modal_errors({click_rules.DATE_BLOCK: error})

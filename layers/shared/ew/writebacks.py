@@ -31,6 +31,7 @@ from ew.click_rules import answered_blocks
 from ew.items import is_email
 from ew.proposals import Proposal, card, decision_line, next_item_id
 from opskit.dates import human_date
+from opskit.message_versions import MessageUpdate, MessageVersions
 from opskit.sheets import RowChanged, RowNotFound, SheetsError
 from opskit.slack import SlackGateway, SlackUnavailable
 from opskit.state import Done, Held, StateTable
@@ -154,7 +155,7 @@ def append_approved(
             claimed.at,
             f": added to the sheet as {item_id} (row {number})",
         )
-        _update_card(slack, task, line)
+        _update_card(slack, task, line, state, claimed.at)
     return item_id
 
 
@@ -198,12 +199,18 @@ def _appended_before(sheet: Table, item_id: str, fields: Mapping[str, str]) -> i
     return number if cells.get(normalise_column("item")) == fields.get("item", "").strip() else None
 
 
-def _update_card(slack: SlackGateway | None, task: dict[str, Any], line: str) -> None:
+def _update_card(
+    slack: SlackGateway | None, task: dict[str, Any], line: str, state: StateTable, at: datetime
+) -> None:
+    """The card says where the row went, as of `at` (the append's claim): a newer update of the card is
+    never replaced, and the click's own line ("adding it to the sheet"), if it lands late, is replaced
+    by this one again (opskit.message_versions)."""
     if slack is None or not task.get("channel") or not task.get("ts"):
         return
     proposal = Proposal(task["proposal_id"], task["fields"], task.get("source", ""))
     _, blocks = card(proposal)
+    update = MessageUpdate(task["channel"], task["ts"], line, answered_blocks(blocks, line), at)
     try:
-        slack.update(task["channel"], task["ts"], line, answered_blocks(blocks, line))
+        MessageVersions(state.client, state.table).show(slack, update, at)
     except SlackUnavailable as exc:
         log.warning("could not update the proposal card: %s", exc)
