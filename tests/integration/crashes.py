@@ -79,6 +79,34 @@ def writes_to(table: str) -> Callable[[dict[str, Any]], bool]:
 
 
 @contextmanager
+def failing(table: str, error: Callable[[], BaseException], times: int = 1, skip: int = 0) -> Iterator[None]:
+    """The handlers' next `times` writes of an item to `table` (a PutItem, or a TransactWriteItems that
+    puts one, as an ack does with its chain head and audit row) fail with `error` before reaching
+    DynamoDB, after `skip` such writes went through."""
+    client = runtime.client("dynamodb")
+    left, skipped = [times], [skip]
+    match = writes_to(table)
+
+    def hook(params: dict[str, Any], **_: Any) -> None:
+        if not match(params):
+            return
+        if skipped[0] > 0:
+            skipped[0] -= 1
+        elif left[0] > 0:
+            left[0] -= 1
+            raise error()
+
+    events = ("before-parameter-build.dynamodb.PutItem", "before-parameter-build.dynamodb.TransactWriteItems")
+    for event in events:
+        client.meta.events.register(event, hook)
+    try:
+        yield
+    finally:
+        for event in events:
+            client.meta.events.unregister(event, hook)
+
+
+@contextmanager
 def killed_in(cls: type, method: str, when: str) -> Iterator[None]:
     """The next call of `cls.method` kills the invocation before it acts, or right after it acted."""
     real = getattr(cls, method)

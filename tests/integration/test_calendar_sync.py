@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from alerts import ADMIN, ADMIN_SLACK, admin_messages
 
 from ew import proposals, runtime
 from ew.calendar_sync import run_calendar_sync
@@ -17,7 +18,6 @@ from ew_local.slack_payloads import button_click
 from opskit.google_api import Retry
 
 CAL, INTAKE = "team@acme.example", "C04INTAKE1"
-ADMIN, ADMIN_SLACK = "ops@acme.example", "U04OPS0001"
 SA_EMAIL = "ops-sync@fake-project.iam.gserviceaccount.com"
 SHEET = (
     "item_id,item,category,expiry_date,owner,notes\n"
@@ -187,7 +187,7 @@ def test_a_calendar_not_shared_is_told_once_with_whom_to_share_it(cloud: LocalCl
     cloud.google.unshare(CAL)
     for _ in range(3):
         assert cloud.calendar_sync()["unreadable"] == [CAL]
-    told = [m["text"] for m in cloud.slack.messages() if m["channel"] == ADMIN_SLACK]
+    told = admin_messages(cloud)
     assert told == [
         f"I cannot read the calendar {CAL}, so its #expires events are not proposed: Google Calendar refused "
         f"the request (404): the calendar {CAL} was not found: check its ID, and share it with {SA_EMAIL} "
@@ -195,7 +195,7 @@ def test_a_calendar_not_shared_is_told_once_with_whom_to_share_it(cloud: LocalCl
     ]
     cloud.google.share(CAL)
     assert len(cloud.calendar_sync()["proposed"]) == 1
-    told = [m["text"] for m in cloud.slack.messages() if m["channel"] == ADMIN_SLACK]
+    told = admin_messages(cloud)
     assert told[1:] == [f"I can read the calendar {CAL} again: its #expires events are proposed as before."]
 
 

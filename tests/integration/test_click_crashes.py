@@ -11,17 +11,17 @@ from typing import Any
 from urllib.parse import urlencode
 
 import pytest
-from alerts import alert
+from alerts import alert, card_text, proposal_card
 from crashes import kill, killed_around, killed_at_write, killed_in, later
 
-from ew import proposals, runtime
+from ew import runtime
 from ew.answers import CLAIM_LEASE
 from ew.audit import AuditLog
 from ew_local.cloud import LINK_SECRET, InvocationKilled, LocalCloud
 from ew_local.slack_payloads import button_click, modal_submission
 from opskit.sheets import SheetTable
 from opskit.signed_links import sign
-from opskit.slack import SlackGateway, make_client
+from opskit.slack import SlackGateway
 from opskit.state import Busy, StateTable
 
 SHEET = (
@@ -54,23 +54,12 @@ def acks(cloud: LocalCloud) -> list[tuple[str, str]]:
     return [(a.action, a.by) for a in cloud.store.load()[1]]
 
 
-def card_text(cloud: LocalCloud, message: dict[str, Any]) -> str:
-    found = cloud.slack.message(message["channel"], message["ts"])
-    assert found is not None
-    return str(found["text"])
-
-
 def propose(
     cloud: LocalCloud, proposal_id: str = "p-crash-1", item: str = "Window cleaning contract"
 ) -> dict[str, Any]:
-    fields = {"item": item, "expiry_date": "2027-05-31", "owner": "U04OPS0001"}
-    proposal = proposals.Proposal(proposal_id, fields, "email from ana@acme.example")
-    slack = SlackGateway(make_client("xoxb-local-demo-token", base_url=cloud.slack.url))
-    state = StateTable(cloud.dynamodb, "ew-state")
-    ts = proposals.propose(state, slack, "C04INTAKE1", proposal, datetime.now(UTC))
-    posted = cloud.slack.message("C04INTAKE1", ts)
-    assert posted is not None
-    return {"channel": "C04INTAKE1", "ts": ts, "text": posted["text"], "blocks": posted["blocks"]}
+    return proposal_card(
+        cloud, proposal_id, {"item": item, "expiry_date": "2027-05-31", "owner": "U04OPS0001"}
+    )
 
 
 def approved_task(cloud: LocalCloud, message: dict[str, Any]) -> dict[str, Any]:

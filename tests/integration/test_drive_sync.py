@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from alerts import ADMIN, ADMIN_SLACK, admin_messages
 from crashes import killed_in
 
 from ew import runtime
@@ -26,7 +27,6 @@ from ew_local.cloud import (
 from opskit.google_api import Retry
 from opskit.slack import SlackGateway
 
-ADMIN, ADMIN_SLACK = "ops@acme.example", "U04OPS0001"
 SA_EMAIL = "ops-sync@fake-project.iam.gserviceaccount.com"
 SHEET = (
     "item_id,item,category,expiry_date,owner\n"
@@ -43,10 +43,6 @@ def cloud() -> Iterator[LocalCloud]:
     with LocalCloud(settings, slack_users={ADMIN: ADMIN_SLACK}) as local:
         local.publish(SHEET.encode(), RULES, VOICE)
         yield local
-
-
-def admin_messages(cloud: LocalCloud) -> list[str]:
-    return [str(m["text"]) for m in cloud.slack.messages() if m["channel"] == ADMIN_SLACK]
 
 
 def all_versions(cloud: LocalCloud) -> dict[str, int]:
