@@ -10,12 +10,12 @@ from typing import Any
 
 import pytest
 from alerts import ADMIN, ADMIN_SLACK, admin_messages
+from crashes import run_without_waiting
 
 from ew import proposals, runtime
 from ew.calendar_sync import run_calendar_sync
 from ew_local.cloud import LocalCloud, load_handler
 from ew_local.slack_payloads import button_click
-from opskit.google_api import Retry
 
 CAL, INTAKE = "team@acme.example", "C04INTAKE1"
 SA_EMAIL = "ops-sync@fake-project.iam.gserviceaccount.com"
@@ -200,10 +200,7 @@ def test_a_calendar_not_shared_is_told_once_with_whom_to_share_it(cloud: LocalCl
 
 
 def sync_without_waiting(cloud: LocalCloud) -> tuple[dict[str, Any], list[float]]:
-    deps = load_handler("calendar_sync").deps(None)
-    waits: list[float] = []
-    deps.retry = Retry(sleep=waits.append)
-    return run_calendar_sync(deps, runtime.utc_now()).as_dict(), waits
+    return run_without_waiting("calendar_sync", run_calendar_sync)
 
 
 def test_429s_and_rate_limit_403s_are_retried(cloud: LocalCloud) -> None:

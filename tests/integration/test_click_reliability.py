@@ -222,14 +222,10 @@ def _payload(body: dict[str, Any]) -> str:
     return urlencode({"payload": json.dumps(body)})
 
 
-def _ack(message: dict[str, Any], change: Callable[[dict[str, Any]], None]) -> str:
-    payload = button_click(message, "ack_only", OWNER)
-    change(payload)
-    return _payload(payload)
-
-
-def _renew(message: dict[str, Any], change: Callable[[dict[str, Any]], None]) -> str:
-    payload = button_click(message, "renew", OWNER)
+def _click(
+    message: dict[str, Any], change: Callable[[dict[str, Any]], None], action_id: str = "ack_only"
+) -> str:
+    payload = button_click(message, action_id, OWNER)
     change(payload)
     return _payload(payload)
 
@@ -268,33 +264,33 @@ MALFORMED: dict[str, tuple[Callable[[dict[str, Any]], str], str]] = {
     ),
     "payload=[1]": (lambda m: urlencode({"payload": "[1]"}), "the payload is not a JSON object"),
     "payload not JSON": (lambda m: urlencode({"payload": "{not json"}), "the payload is not JSON"),
-    "no type": (lambda m: _ack(m, _set("type", ...)), "the payload has no type"),
+    "no type": (lambda m: _click(m, _set("type", ...)), "the payload has no type"),
     "block_actions without actions": (
-        lambda m: _ack(m, _set("actions", ...)),
+        lambda m: _click(m, _set("actions", ...)),
         "the block_actions payload has no actions",
     ),
-    "empty actions": (lambda m: _ack(m, _set("actions", [])), "the block_actions payload has no actions"),
+    "empty actions": (lambda m: _click(m, _set("actions", [])), "the block_actions payload has no actions"),
     "button value not JSON": (
-        lambda m: _ack(m, _set("actions.0.value", "renew-it")),
+        lambda m: _click(m, _set("actions.0.value", "renew-it")),
         "the button value is not JSON",
     ),
     "button value without its index": (
-        lambda m: _ack(m, _set("actions.0.value", '{"i": "ACME-002", "c": "2026-12-15"}')),
+        lambda m: _click(m, _set("actions.0.value", '{"i": "ACME-002", "c": "2026-12-15"}')),
         "the button value does not name a ping (item, cycle and index)",
     ),
     "button value with a bad date": (
-        lambda m: _ack(m, _set("actions.0.value", '{"i": "ACME-002", "c": "soon", "n": 0}')),
+        lambda m: _click(m, _set("actions.0.value", '{"i": "ACME-002", "c": "soon", "n": 0}')),
         "the button value does not name a ping (item, cycle and index)",
     ),
     "button value with an empty item": (
-        lambda m: _ack(m, _set("actions.0.value", '{"i": "", "c": "2026-12-15", "n": 0}')),
+        lambda m: _click(m, _set("actions.0.value", '{"i": "", "c": "2026-12-15", "n": 0}')),
         "the button value does not name a ping (item, cycle and index)",
     ),
-    "button without a value": (lambda m: _ack(m, _set("actions.0.value", ...)), "the button has no value"),
-    "missing user": (lambda m: _ack(m, _set("user", ...)), "the payload has no user"),
-    "user without id": (lambda m: _ack(m, _set("user", {"name": "li"})), "the payload's user has no id"),
+    "button without a value": (lambda m: _click(m, _set("actions.0.value", ...)), "the button has no value"),
+    "missing user": (lambda m: _click(m, _set("user", ...)), "the payload has no user"),
+    "user without id": (lambda m: _click(m, _set("user", {"name": "li"})), "the payload's user has no id"),
     "renew without trigger_id": (
-        lambda m: _renew(m, _set("trigger_id", ...)),
+        lambda m: _click(m, _set("trigger_id", ...), "renew"),
         "the block_actions payload has no trigger_id",
     ),
     "view_submission without view": (

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from alerts import ADMIN, ADMIN_SLACK, admin_messages
-from crashes import killed_in
+from crashes import killed_in, run_without_waiting
 
 from ew import runtime
 from ew.drive_sync import run_sync
@@ -24,7 +24,6 @@ from ew_local.cloud import (
     LocalCloud,
     load_handler,
 )
-from opskit.google_api import Retry
 from opskit.slack import SlackGateway
 
 SA_EMAIL = "ops-sync@fake-project.iam.gserviceaccount.com"
@@ -239,11 +238,7 @@ def test_a_doc_with_a_wrong_id_is_told_once(cloud: LocalCloud) -> None:
 
 
 def sync_without_waiting(cloud: LocalCloud) -> tuple[dict[str, Any], list[float]]:
-    """The handler's own deps, with a retry that records its waits instead of sleeping."""
-    deps = load_handler("drive_sync").deps(None)
-    waits: list[float] = []
-    deps.retry = Retry(sleep=waits.append)
-    return run_sync(deps, runtime.utc_now()).as_dict(), waits
+    return run_without_waiting("drive_sync", run_sync)
 
 
 def test_429s_are_retried_with_backoff(cloud: LocalCloud) -> None:
