@@ -17,6 +17,7 @@ from typing import TextIO
 
 from ew.extraction import (
     DEFAULT_MODEL_ID,
+    JSON_KEYS,
     BedrockModel,
     Draft,
     ProposalModel,
@@ -116,19 +117,8 @@ def readable(draft: Draft) -> str:
 
 def _unreadable(args: argparse.Namespace, out: TextIO, name: str, problem: str) -> int:
     if args.json:
-        data = dict.fromkeys(
-            (
-                "item",
-                "category",
-                "expiry_date",
-                "notice_date",
-                "renewal_term",
-                "owner",
-                "counterparty",
-                "evidence",
-            )
-        )
-        out.write(json.dumps({**data, "source": name, "problems": [problem]}, ensure_ascii=False) + "\n")
+        data = {**dict.fromkeys(JSON_KEYS), "source": name, "problems": [problem]}  # as Draft.as_json
+        out.write(json.dumps(data, ensure_ascii=False) + "\n")
     else:
         out.write(f"{problem}\n")
     return UNREADABLE

@@ -92,8 +92,14 @@ def text_pdf(
     objects[tree - 1] = b"<< /Type /Pages /Kids [%s] /Count %d >>" % (refs, len(kids))
     info = add(b"<< /Title " + _pdf_string(title) + b" /Producer (ew sample documents) >>") if title else 0
 
+    return _pdf_file(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n", objects, catalog, info)
+
+
+def _pdf_file(header: bytes, objects: Sequence[bytes], root: int, info: int = 0) -> bytes:
+    """A PDF file of `objects` (object 1 is objects[0]): the header, the objects, the cross-reference
+    table of their offsets and the trailer naming the catalog (`root`) and the document info (`info`)."""
     out = io.BytesIO()
-    out.write(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
+    out.write(header)
     offsets = []
     for number, body in enumerate(objects, start=1):
         offsets.append(out.tell())
@@ -102,7 +108,7 @@ def text_pdf(
     out.write(b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1))
     for offset in offsets:
         out.write(b"%010d 00000 n \n" % offset)
-    trailer = b"<< /Size %d /Root %d 0 R" % (len(objects) + 1, catalog)
+    trailer = b"<< /Size %d /Root %d 0 R" % (len(objects) + 1, root)
     if info:
         trailer += b" /Info %d 0 R" % info
     out.write(b"trailer\n" + trailer + b" >>\nstartxref\n%d\n%%%%EOF\n" % xref)
@@ -146,18 +152,7 @@ def image_only_pdf() -> bytes:
         image,
         b"<< /Length %d >>\nstream\n" % len(content) + content + b"\nendstream",
     ]
-    out = io.BytesIO()
-    out.write(b"%PDF-1.4\n")
-    offsets = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(out.tell())
-        out.write(b"%d 0 obj\n" % number + body + b"\nendobj\n")
-    xref = out.tell()
-    out.write(b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1))
-    for offset in offsets:
-        out.write(b"%010d 00000 n \n" % offset)
-    out.write(b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref))
-    return out.getvalue()
+    return _pdf_file(b"%PDF-1.4\n", objects, root=1)
 
 
 def encrypted_pdf(text: str, password: str = "s3cret") -> bytes:

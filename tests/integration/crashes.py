@@ -1,18 +1,20 @@
 """Shared by the crash tests: kill a real handler right before or right after one of its external writes,
 as a Lambda timeout or an out-of-memory kill would (InvocationKilled: nothing in the code under test can
-catch it, so no claim is given back), and move the handlers' clock on to when a retry comes."""
+catch it, so no claim is given back), fail its writes, move the handlers' clock on to when a retry comes,
+and run a Google sync with retries that record their waits instead of sleeping."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 
 from ew import runtime
-from ew_local.cloud import InvocationKilled
+from ew_local.cloud import InvocationKilled, load_handler
+from opskit.google_api import Retry
 
 KILLED = "Task timed out"
 
@@ -79,24 +81,53 @@ def writes_to(table: str) -> Callable[[dict[str, Any]], bool]:
 
 
 @contextmanager
-def killed_in(cls: type, method: str, when: str) -> Iterator[None]:
-    """The next call of `cls.method` kills the invocation before it acts, or right after it acted."""
-    real = getattr(cls, method)
-    left = [1]
+def failing(table: str, error: Callable[[], BaseException], times: int = 1, skip: int = 0) -> Iterator[None]:
+    """The handlers' next `times` writes of an item to `table` (a PutItem, or a TransactWriteItems that
+    puts one, as an ack does with its chain head and audit row) fail with `error` before reaching
+    DynamoDB, after `skip` such writes went through."""
+    client = runtime.client("dynamodb")
+    left, skipped = [times], [skip]
+    match = writes_to(table)
 
-    def wrapped(self: Any, *args: Any, **kwargs: Any) -> Any:
-        if not left[0]:
-            return real(self, *args, **kwargs)
-        left[0] = 0
-        if when == "after":
-            real(self, *args, **kwargs)
-        kill()
+    def hook(params: dict[str, Any], **_: Any) -> None:
+        if not match(params):
+            return
+        if skipped[0] > 0:
+            skipped[0] -= 1
+        elif left[0] > 0:
+            left[0] -= 1
+            raise error()
 
-    setattr(cls, method, wrapped)
+    events = ("before-parameter-build.dynamodb.PutItem", "before-parameter-build.dynamodb.TransactWriteItems")
+    for event in events:
+        client.meta.events.register(event, hook)
     try:
         yield
     finally:
-        setattr(cls, method, real)
+        for event in events:
+            client.meta.events.unregister(event, hook)
+
+
+@contextmanager
+def killed_in(owner: Any, name: str, when: str) -> Iterator[None]:
+    """The next call of `owner.name` (a class's method, or a module's function such as
+    `runtime.defer_task`) kills the invocation before it acts, or right after it acted."""
+    real = getattr(owner, name)
+    left = [1]
+
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        if not left[0]:
+            return real(*args, **kwargs)
+        left[0] = 0
+        if when == "after":
+            real(*args, **kwargs)
+        kill()
+
+    setattr(owner, name, wrapped)
+    try:
+        yield
+    finally:
+        setattr(owner, name, real)
 
 
 @contextmanager
@@ -106,3 +137,14 @@ def later(monkeypatch: pytest.MonkeyPatch, by: timedelta) -> Iterator[None]:
     monkeypatch.setattr(runtime, "utc_now", lambda: real() + by)
     yield
     monkeypatch.setattr(runtime, "utc_now", real)
+
+
+def run_without_waiting(
+    handler: str, run: Callable[[Any, datetime], Any]
+) -> tuple[dict[str, Any], list[float]]:
+    """`run` (ew.drive_sync.run_sync, ew.calendar_sync.run_calendar_sync) on the `handler`'s own deps,
+    with a retry that records its waits instead of sleeping: (its report, the waits)."""
+    deps = load_handler(handler).deps(None)
+    waits: list[float] = []
+    deps.retry = Retry(sleep=waits.append)
+    return run(deps, runtime.utc_now()).as_dict(), waits

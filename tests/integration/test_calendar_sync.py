@@ -9,15 +9,15 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from alerts import ADMIN, ADMIN_SLACK, admin_messages
+from crashes import run_without_waiting
 
 from ew import proposals, runtime
 from ew.calendar_sync import run_calendar_sync
 from ew_local.cloud import LocalCloud, load_handler
 from ew_local.slack_payloads import button_click
-from opskit.google_api import Retry
 
 CAL, INTAKE = "team@acme.example", "C04INTAKE1"
-ADMIN, ADMIN_SLACK = "ops@acme.example", "U04OPS0001"
 SA_EMAIL = "ops-sync@fake-project.iam.gserviceaccount.com"
 SHEET = (
     "item_id,item,category,expiry_date,owner,notes\n"
@@ -187,7 +187,7 @@ def test_a_calendar_not_shared_is_told_once_with_whom_to_share_it(cloud: LocalCl
     cloud.google.unshare(CAL)
     for _ in range(3):
         assert cloud.calendar_sync()["unreadable"] == [CAL]
-    told = [m["text"] for m in cloud.slack.messages() if m["channel"] == ADMIN_SLACK]
+    told = admin_messages(cloud)
     assert told == [
         f"I cannot read the calendar {CAL}, so its #expires events are not proposed: Google Calendar refused "
         f"the request (404): the calendar {CAL} was not found: check its ID, and share it with {SA_EMAIL} "
@@ -195,15 +195,12 @@ def test_a_calendar_not_shared_is_told_once_with_whom_to_share_it(cloud: LocalCl
     ]
     cloud.google.share(CAL)
     assert len(cloud.calendar_sync()["proposed"]) == 1
-    told = [m["text"] for m in cloud.slack.messages() if m["channel"] == ADMIN_SLACK]
+    told = admin_messages(cloud)
     assert told[1:] == [f"I can read the calendar {CAL} again: its #expires events are proposed as before."]
 
 
 def sync_without_waiting(cloud: LocalCloud) -> tuple[dict[str, Any], list[float]]:
-    deps = load_handler("calendar_sync").deps(None)
-    waits: list[float] = []
-    deps.retry = Retry(sleep=waits.append)
-    return run_calendar_sync(deps, runtime.utc_now()).as_dict(), waits
+    return run_without_waiting("calendar_sync", run_calendar_sync)
 
 
 def test_429s_and_rate_limit_403s_are_retried(cloud: LocalCloud) -> None:

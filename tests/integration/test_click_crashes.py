@@ -11,17 +11,17 @@ from typing import Any
 from urllib.parse import urlencode
 
 import pytest
-from alerts import alert
+from alerts import alert, card_text, proposal_card
 from crashes import kill, killed_around, killed_at_write, killed_in, later
 
-from ew import proposals, runtime
+from ew import runtime
 from ew.answers import CLAIM_LEASE
 from ew.audit import AuditLog
 from ew_local.cloud import LINK_SECRET, InvocationKilled, LocalCloud
 from ew_local.slack_payloads import button_click, modal_submission
 from opskit.sheets import SheetTable
 from opskit.signed_links import sign
-from opskit.slack import SlackGateway, make_client
+from opskit.slack import SlackGateway
 from opskit.state import Busy, StateTable
 
 SHEET = (
@@ -54,23 +54,12 @@ def acks(cloud: LocalCloud) -> list[tuple[str, str]]:
     return [(a.action, a.by) for a in cloud.store.load()[1]]
 
 
-def card_text(cloud: LocalCloud, message: dict[str, Any]) -> str:
-    found = cloud.slack.message(message["channel"], message["ts"])
-    assert found is not None
-    return str(found["text"])
-
-
 def propose(
     cloud: LocalCloud, proposal_id: str = "p-crash-1", item: str = "Window cleaning contract"
 ) -> dict[str, Any]:
-    fields = {"item": item, "expiry_date": "2027-05-31", "owner": "U04OPS0001"}
-    proposal = proposals.Proposal(proposal_id, fields, "email from ana@acme.example")
-    slack = SlackGateway(make_client("xoxb-local-demo-token", base_url=cloud.slack.url))
-    state = StateTable(cloud.dynamodb, "ew-state")
-    ts = proposals.propose(state, slack, "C04INTAKE1", proposal, datetime.now(UTC))
-    posted = cloud.slack.message("C04INTAKE1", ts)
-    assert posted is not None
-    return {"channel": "C04INTAKE1", "ts": ts, "text": posted["text"], "blocks": posted["blocks"]}
+    return proposal_card(
+        cloud, proposal_id, {"item": item, "expiry_date": "2027-05-31", "owner": "U04OPS0001"}
+    )
 
 
 def approved_task(cloud: LocalCloud, message: dict[str, Any]) -> dict[str, Any]:
@@ -134,16 +123,8 @@ def test_an_approval_killed_after_queueing_its_append_appends_once_when_the_next
 ) -> None:
     message = propose(cloud)
     click = button_click(message, "proposal_approve", OWNER)
-    real_defer = runtime.defer_task
-
-    def defer_then_die(task: dict[str, Any]) -> None:
-        real_defer(task)
-        kill()
-
-    monkeypatch.setattr(runtime, "defer_task", defer_then_die)
-    with pytest.raises(InvocationKilled):
+    with killed_in(runtime, "defer_task", "after"), pytest.raises(InvocationKilled):
         cloud.slack_click(click, run_tasks=False)
-    monkeypatch.setattr(runtime, "defer_task", real_defer)
     with later(monkeypatch, CLAIM_LEASE + timedelta(seconds=1)):
         assert cloud.slack_click(button_click(message, "proposal_approve", OTHER))["statusCode"] == 200
     # The decision was completed as first recorded (by the owner); its append was queued twice.
@@ -186,12 +167,16 @@ def test_an_append_killed_around_reserving_its_id_and_another_approval_meanwhile
 # -- the renewal's write-back ----------------------------------------------------------------------
 
 
-def renew(cloud: LocalCloud, message: dict[str, Any], run_tasks: bool = True) -> dict[str, Any]:
+def renew_view(cloud: LocalCloud, message: dict[str, Any]) -> dict[str, Any]:
+    """The Renew modal the owner opens from the card."""
     cloud.slack_click(button_click(message, "renew", OWNER))
     [opened] = cloud.slack.calls("views.open")
-    return cloud.slack_click(
-        modal_submission(opened.params["view"], "2027-12-15", OWNER), run_tasks=run_tasks
-    )
+    return dict(opened.params["view"])
+
+
+def renew(cloud: LocalCloud, message: dict[str, Any], run_tasks: bool = True) -> dict[str, Any]:
+    view = renew_view(cloud, message)
+    return cloud.slack_click(modal_submission(view, "2027-12-15", OWNER), run_tasks=run_tasks)
 
 
 @pytest.mark.parametrize(
@@ -221,19 +206,9 @@ def test_a_renewal_killed_after_queueing_its_write_back_renews_once_when_the_nex
     cloud: LocalCloud, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     message = alert(cloud)
-    cloud.slack_click(button_click(message, "renew", OWNER))
-    [opened] = cloud.slack.calls("views.open")
-    view = opened.params["view"]
-    real_defer = runtime.defer_task
-
-    def defer_then_die(task: dict[str, Any]) -> None:
-        real_defer(task)
-        kill()
-
-    monkeypatch.setattr(runtime, "defer_task", defer_then_die)
-    with pytest.raises(InvocationKilled):
+    view = renew_view(cloud, message)
+    with killed_in(runtime, "defer_task", "after"), pytest.raises(InvocationKilled):
         cloud.slack_click(modal_submission(view, "2027-12-15", OWNER), run_tasks=False)
-    monkeypatch.setattr(runtime, "defer_task", real_defer)
     with later(monkeypatch, CLAIM_LEASE + timedelta(seconds=1)):
         cloud.slack_click(modal_submission(view, "2027-12-15", OWNER))
     assert len(cloud.tasks_run) == 2  # the write-back was queued by both attempts
@@ -241,13 +216,6 @@ def test_a_renewal_killed_after_queueing_its_write_back_renews_once_when_the_nex
     assert audit(cloud, "ACME-002") == [("renew", OWNER), ("sheet_write", OWNER)]
     assert cloud.sheet_rows()[1][3] == "2027-12-15"
     assert "new expiry 15 Dec 2027" in card_text(cloud, message)
-
-
-def renew_view(cloud: LocalCloud, message: dict[str, Any]) -> dict[str, Any]:
-    """The Renew modal the owner opens from the card."""
-    cloud.slack_click(button_click(message, "renew", OWNER))
-    [opened] = cloud.slack.calls("views.open")
-    return dict(opened.params["view"])
 
 
 def renewed_by_owner(text: str) -> bool:

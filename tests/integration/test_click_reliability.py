@@ -4,31 +4,24 @@ Everything goes through the real ack-handler behind its Function URL on the loca
 
 from __future__ import annotations
 
-import email
 import json
-import re
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from email import policy
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlencode, urlparse
+from urllib.parse import urlencode
 
 import pytest
-from alerts import alert
+from alerts import alert, current, email_links, proposal_card, token
 from botocore.exceptions import ClientError
-from crashes import later  # the clicks are signed at the handler's clock, so they stay fresh
+from crashes import failing, later  # the clicks are signed at the handler's clock, so they stay fresh
 
-from ew import proposals, runtime
 from ew.answers import BUSY, CLAIM_LEASE, FAILED
 from ew.audit import AuditLog
 from ew.click_rules import UNKNOWN_PING
-from ew_local.cloud import LINK_SECRET, LambdaContext, LocalCloud, function_url_event
+from ew_local.cloud import LINK_SECRET, InvocationKilled, LambdaContext, LocalCloud, function_url_event
 from ew_local.slack_payloads import button_click, modal_submission
 from opskit.signed_links import sign
-from opskit.slack import SlackGateway, make_client
-from opskit.state import StateTable
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 SHEET = (
@@ -57,56 +50,12 @@ def state_rows(cloud: LocalCloud) -> list[dict[str, Any]]:
     return list(cloud.dynamodb.scan(TableName="ew-state")["Items"])
 
 
-def card(cloud: LocalCloud, message: dict[str, Any]) -> dict[str, Any]:
-    current = cloud.slack.message(message["channel"], message["ts"])
-    assert current is not None
-    return current
-
-
 def has_buttons(current: dict[str, Any]) -> bool:
     return any(b["type"] == "actions" for b in current["blocks"])
 
 
 def updates(cloud: LocalCloud) -> int:
     return len(cloud.slack.calls("chat.update"))
-
-
-class Killed(BaseException):
-    """A Lambda timeout or out-of-memory kill, seen from inside: nothing after it runs, no except/finally
-    in the code under test catches it."""
-
-
-@contextmanager
-def failing(table: str, error: Callable[[], BaseException], times: int = 1, skip: int = 0) -> Iterator[None]:
-    """The handler's next `times` writes of an item to `table` (a PutItem, or a TransactWriteItems that
-    puts one, as an ack does with its chain head and audit row) fail with `error` before reaching
-    DynamoDB, after `skip` such writes went through."""
-    client = runtime.client("dynamodb")
-    left, skipped = [times], [skip]
-
-    def writes_to_table(params: dict[str, Any]) -> bool:
-        if params.get("TableName") == table:
-            return True
-        items = params.get("TransactItems") or []
-        return any(part.get("TableName") == table for item in items for part in item.values())
-
-    def hook(params: dict[str, Any], **_: Any) -> None:
-        if not writes_to_table(params):
-            return
-        if skipped[0] > 0:
-            skipped[0] -= 1
-        elif left[0] > 0:
-            left[0] -= 1
-            raise error()
-
-    events = ("before-parameter-build.dynamodb.PutItem", "before-parameter-build.dynamodb.TransactWriteItems")
-    for event in events:
-        client.meta.events.register(event, hook)
-    try:
-        yield
-    finally:
-        for event in events:
-            client.meta.events.unregister(event, hook)
 
 
 def throttled() -> ClientError:
@@ -125,13 +74,13 @@ def test_a_failed_ack_write_is_said_and_slacks_retry_records_it_once(cloud: Loca
     # The user is told it did not work (Slack marks the click failed), never "Acknowledged".
     assert (first["statusCode"], first["body"]) == (503, FAILED)
     assert acks(cloud) == [] and audit(cloud) == [] and updates(cloud) == 0
-    assert has_buttons(card(cloud, message))
+    assert has_buttons(current(cloud, message))
 
     retried = cloud.slack_click(click, retry=1)
     assert retried["statusCode"] == 200
     assert acks(cloud) == [("ACME-002", "ack_only", OWNER)]
     assert audit(cloud) == [("ack_only", OWNER)]
-    assert updates(cloud) == 1 and card(cloud, message)["text"].startswith(
+    assert updates(cloud) == 1 and current(cloud, message)["text"].startswith(
         ":ok_hand: Acknowledged by <@U04FIN0001>"
     )
 
@@ -160,7 +109,7 @@ def test_after_a_failed_write_the_next_click_completes_the_first_answer_once(
     # Completed as first recorded: the same ack row (same time), its one audit row, one card update.
     assert acks(cloud) == [("ACME-002", "ack_only", OWNER)]
     assert audit(cloud) == [("ack_only", OWNER)]
-    assert updates(cloud) == 1 and "<@U04FIN0001>" in card(cloud, message)["text"]
+    assert updates(cloud) == 1 and "<@U04FIN0001>" in current(cloud, message)["text"]
 
 
 def test_a_failed_renewal_keeps_the_modal_open_and_a_resubmit_renews_once(cloud: LocalCloud) -> None:
@@ -190,7 +139,7 @@ def test_a_handler_killed_mid_answer_blocks_only_for_its_lease(
 ) -> None:
     message = alert(cloud)
     click = button_click(message, "ack_only", OWNER)
-    with failing("ew-ack", Killed), pytest.raises(Killed):
+    with failing("ew-ack", InvocationKilled), pytest.raises(InvocationKilled):
         cloud.slack_click(click)
     # Right after, the killed attempt may still be alive as far as anyone can tell: nothing is recorded
     # twice, and the person is told to try again shortly.
@@ -204,28 +153,18 @@ def test_a_handler_killed_mid_answer_blocks_only_for_its_lease(
         cloud.slack_click(button_click(message, "ack_only", OTHER))
     assert acks(cloud) == [("ACME-002", "ack_only", OWNER)]
     assert audit(cloud) == [("ack_only", OWNER)]
-    assert "<@U04FIN0001>" in card(cloud, message)["text"]
-
-
-def email_links(cloud: LocalCloud) -> dict[str, str]:
-    cloud.slack.fail("chat.postMessage", status=500, times=10)
-    cloud.dispatch(json.loads((EVENTS / "dispatch" / "first_alert.json").read_text()))
-    [sent] = cloud.sent_emails()
-    body = email.message_from_string(sent["raw_data"], policy=policy.default).get_body(("plain",))
-    assert body is not None
-    found = re.findall(r"^(Renew|Snooze|Ack only): (\S+)", body.get_content(), re.M)
-    return {label: parse_qs(urlparse(url).query)["t"][0] for label, url in found}
+    assert "<@U04FIN0001>" in current(cloud, message)["text"]
 
 
 def test_a_failed_email_answer_keeps_the_link_usable(cloud: LocalCloud) -> None:
-    token = email_links(cloud)["Ack only"]
-    form = urlencode({"t": token})
+    link = token(email_links(cloud)["Ack only"])
+    form = urlencode({"t": link})
     with failing("ew-ack", throttled):
         page = cloud.http("POST", "/email", form)
     assert page["statusCode"] == 503 and "could not be recorded just now" in page["body"]
     assert 'method="post"' in page["body"]  # the same form, to press again
     assert acks(cloud) == []
-    assert cloud.http("GET", "/email", query={"t": token})["statusCode"] == 200  # not marked used
+    assert cloud.http("GET", "/email", query={"t": link})["statusCode"] == 200  # not marked used
     done = cloud.http("POST", "/email", form)
     assert done["statusCode"] == 200 and '<h1 id="result">Done</h1>' in done["body"]
     assert acks(cloud) == [("ACME-002", "ack_only", "li@acme.example")]
@@ -234,14 +173,7 @@ def test_a_failed_email_answer_keeps_the_link_usable(cloud: LocalCloud) -> None:
 
 def propose(cloud: LocalCloud) -> dict[str, Any]:
     fields = {"item": "Window cleaning contract", "expiry_date": "2027-05-31", "owner": "U04OPS0001"}
-    proposal = proposals.Proposal("p-reliability-1", fields, "email from ana@acme.example")
-    slack = SlackGateway(make_client("xoxb-local-demo-token", base_url=cloud.slack.url))
-    state = StateTable(cloud.dynamodb, "ew-state")
-    ts = proposals.propose(state, slack, "C04INTAKE1", proposal, datetime.now(UTC))
-    posted = cloud.slack.message("C04INTAKE1", ts)
-    assert posted is not None
-    return {"channel": "C04INTAKE1", "ts": ts, "text": posted["text"], "blocks": posted["blocks"],
-            "id": proposal.proposal_id}  # fmt: skip
+    return proposal_card(cloud, "p-reliability-1", fields)
 
 
 def test_a_failed_approval_is_completed_by_the_next_click_and_appends_once(cloud: LocalCloud) -> None:
@@ -257,7 +189,7 @@ def test_a_failed_approval_is_completed_by_the_next_click_and_appends_once(cloud
         "Window cleaning contract",
     ]
     assert audit(cloud, f"proposal:{message['id']}") == [("proposal_approve", OWNER)]
-    assert card(cloud, message)["text"].endswith(": added to the sheet as ACME-003 (row 3).")
+    assert current(cloud, message)["text"].endswith(": added to the sheet as ACME-003 (row 3).")
 
 
 # -- defect 6: the renew write-back writes the columns the sheet has -------------------------------------
@@ -291,14 +223,10 @@ def _payload(body: dict[str, Any]) -> str:
     return urlencode({"payload": json.dumps(body)})
 
 
-def _ack(message: dict[str, Any], change: Callable[[dict[str, Any]], None]) -> str:
-    payload = button_click(message, "ack_only", OWNER)
-    change(payload)
-    return _payload(payload)
-
-
-def _renew(message: dict[str, Any], change: Callable[[dict[str, Any]], None]) -> str:
-    payload = button_click(message, "renew", OWNER)
+def _click(
+    message: dict[str, Any], change: Callable[[dict[str, Any]], None], action_id: str = "ack_only"
+) -> str:
+    payload = button_click(message, action_id, OWNER)
     change(payload)
     return _payload(payload)
 
@@ -337,33 +265,33 @@ MALFORMED: dict[str, tuple[Callable[[dict[str, Any]], str], str]] = {
     ),
     "payload=[1]": (lambda m: urlencode({"payload": "[1]"}), "the payload is not a JSON object"),
     "payload not JSON": (lambda m: urlencode({"payload": "{not json"}), "the payload is not JSON"),
-    "no type": (lambda m: _ack(m, _set("type", ...)), "the payload has no type"),
+    "no type": (lambda m: _click(m, _set("type", ...)), "the payload has no type"),
     "block_actions without actions": (
-        lambda m: _ack(m, _set("actions", ...)),
+        lambda m: _click(m, _set("actions", ...)),
         "the block_actions payload has no actions",
     ),
-    "empty actions": (lambda m: _ack(m, _set("actions", [])), "the block_actions payload has no actions"),
+    "empty actions": (lambda m: _click(m, _set("actions", [])), "the block_actions payload has no actions"),
     "button value not JSON": (
-        lambda m: _ack(m, _set("actions.0.value", "renew-it")),
+        lambda m: _click(m, _set("actions.0.value", "renew-it")),
         "the button value is not JSON",
     ),
     "button value without its index": (
-        lambda m: _ack(m, _set("actions.0.value", '{"i": "ACME-002", "c": "2026-12-15"}')),
+        lambda m: _click(m, _set("actions.0.value", '{"i": "ACME-002", "c": "2026-12-15"}')),
         "the button value does not name a ping (item, cycle and index)",
     ),
     "button value with a bad date": (
-        lambda m: _ack(m, _set("actions.0.value", '{"i": "ACME-002", "c": "soon", "n": 0}')),
+        lambda m: _click(m, _set("actions.0.value", '{"i": "ACME-002", "c": "soon", "n": 0}')),
         "the button value does not name a ping (item, cycle and index)",
     ),
     "button value with an empty item": (
-        lambda m: _ack(m, _set("actions.0.value", '{"i": "", "c": "2026-12-15", "n": 0}')),
+        lambda m: _click(m, _set("actions.0.value", '{"i": "", "c": "2026-12-15", "n": 0}')),
         "the button value does not name a ping (item, cycle and index)",
     ),
-    "button without a value": (lambda m: _ack(m, _set("actions.0.value", ...)), "the button has no value"),
-    "missing user": (lambda m: _ack(m, _set("user", ...)), "the payload has no user"),
-    "user without id": (lambda m: _ack(m, _set("user", {"name": "li"})), "the payload's user has no id"),
+    "button without a value": (lambda m: _click(m, _set("actions.0.value", ...)), "the button has no value"),
+    "missing user": (lambda m: _click(m, _set("user", ...)), "the payload has no user"),
+    "user without id": (lambda m: _click(m, _set("user", {"name": "li"})), "the payload's user has no id"),
     "renew without trigger_id": (
-        lambda m: _renew(m, _set("trigger_id", ...)),
+        lambda m: _click(m, _set("trigger_id", ...), "renew"),
         "the block_actions payload has no trigger_id",
     ),
     "view_submission without view": (
@@ -445,7 +373,7 @@ def test_a_click_on_an_unknown_ping_is_told_on_the_card_and_records_nothing(
     message = alert(cloud)
     for action_id in ("ack_only", "renew"):
         assert cloud.slack_click(_unknown(message, action_id, item, index))["statusCode"] == 200
-        assert card(cloud, message)["text"] == UNKNOWN_PING
+        assert current(cloud, message)["text"] == UNKNOWN_PING
     assert cloud.slack.calls("views.open") == []  # no modal to fill in for nothing
     assert acks(cloud) == [] and audit(cloud) == [] and audit(cloud, item) == [] and state_rows(cloud) == []
 
@@ -476,7 +404,7 @@ def test_a_renewed_chains_pings_are_still_known(cloud: LocalCloud) -> None:
     cloud.slack_click(modal_submission(opened.params["view"], "2027-12-15", OWNER))
     assert cloud.store.get("ACME-002", 0) is None  # archived
     late = cloud.slack_click(button_click(message, "ack_only", OTHER))
-    assert late["statusCode"] == 200 and card(cloud, message)["text"] != UNKNOWN_PING
+    assert late["statusCode"] == 200 and current(cloud, message)["text"] != UNKNOWN_PING
 
 
 # -- defect 5: an exact replay changes nothing and calls Slack no more ------------------------------------

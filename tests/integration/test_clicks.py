@@ -3,19 +3,17 @@ the signing secret, email links, and the renewal written back to the (fake) Goog
 
 from __future__ import annotations
 
-import email
 import json
 import re
 import time
 from datetime import UTC, date, datetime, timedelta
-from email import policy
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlencode, urlparse
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 import pytest
-from alerts import alert
+from alerts import alert, email_links, sent_card, token
 from slack_sdk.signature import SignatureVerifier
 
 from ew import runtime
@@ -239,20 +237,6 @@ def test_a_row_changed_meanwhile_is_not_overwritten_and_the_clicker_is_told(clou
 # -- email links -------------------------------------------------------------------------------------
 
 
-def email_links(cloud: LocalCloud) -> dict[str, str]:
-    cloud.slack.fail("chat.postMessage", status=500, times=10)
-    cloud.dispatch(fixture("dispatch/first_alert.json"))
-    [sent] = cloud.sent_emails()
-    body = email.message_from_string(sent["raw_data"], policy=policy.default).get_body(("plain",))
-    assert body is not None
-    text = body.get_content()
-    return {label: url for label, url in re.findall(r"^(Renew|Snooze|Ack only): (\S+)", text, re.M)}
-
-
-def token(url: str) -> str:
-    return parse_qs(urlparse(url).query)["t"][0]
-
-
 def test_an_email_link_get_only_shows_a_page_and_the_post_acts_once(cloud: LocalCloud) -> None:
     links = email_links(cloud)
     page = cloud.http("GET", "/email", query={"t": token(links["Renew"])})
@@ -337,12 +321,7 @@ def escalation_card(cloud: LocalCloud) -> dict[str, Any]:
         move="escalate", chain_index=1, recipient="U04BOSS001", escalated_from="U04FIN0001"
     )
     assert cloud.dispatch(moved)["status"] == "sent"
-    record = cloud.store.get("ACME-002", 1)
-    assert record is not None and record.message_ref
-    channel, ts = record.message_ref.split("/")
-    posted = cloud.slack.message(channel, ts)
-    assert posted is not None
-    return {"channel": channel, "ts": ts, "blocks": posted["blocks"], "text": posted["text"]}
+    return sent_card(cloud, "ACME-002", 1)
 
 
 @pytest.mark.parametrize("action_id", ["ack_only", "snooze"])

@@ -10,7 +10,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from crashes import killed_in
+from alerts import ADMIN, ADMIN_SLACK, admin_messages
+from crashes import killed_in, run_without_waiting
 
 from ew import runtime
 from ew.drive_sync import run_sync
@@ -23,10 +24,8 @@ from ew_local.cloud import (
     LocalCloud,
     load_handler,
 )
-from opskit.google_api import Retry
 from opskit.slack import SlackGateway
 
-ADMIN, ADMIN_SLACK = "ops@acme.example", "U04OPS0001"
 SA_EMAIL = "ops-sync@fake-project.iam.gserviceaccount.com"
 SHEET = (
     "item_id,item,category,expiry_date,owner\n"
@@ -43,10 +42,6 @@ def cloud() -> Iterator[LocalCloud]:
     with LocalCloud(settings, slack_users={ADMIN: ADMIN_SLACK}) as local:
         local.publish(SHEET.encode(), RULES, VOICE)
         yield local
-
-
-def admin_messages(cloud: LocalCloud) -> list[str]:
-    return [str(m["text"]) for m in cloud.slack.messages() if m["channel"] == ADMIN_SLACK]
 
 
 def all_versions(cloud: LocalCloud) -> dict[str, int]:
@@ -243,11 +238,7 @@ def test_a_doc_with_a_wrong_id_is_told_once(cloud: LocalCloud) -> None:
 
 
 def sync_without_waiting(cloud: LocalCloud) -> tuple[dict[str, Any], list[float]]:
-    """The handler's own deps, with a retry that records its waits instead of sleeping."""
-    deps = load_handler("drive_sync").deps(None)
-    waits: list[float] = []
-    deps.retry = Retry(sleep=waits.append)
-    return run_sync(deps, runtime.utc_now()).as_dict(), waits
+    return run_without_waiting("drive_sync", run_sync)
 
 
 def test_429s_are_retried_with_backoff(cloud: LocalCloud) -> None:

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
+from alerts import ADMIN, ADMIN_SLACK, admin_messages
 
 from ew.items import load_registry
 from ew.reporting import registry_items
@@ -17,7 +18,6 @@ from ew_local.cloud import NAMES, SHEET_ID, SHEET_TAB, LocalCloud
 from ew_local.fake_google import FakeGoogle, service_account_info
 from opskit.sheets import SheetTable, sheets_service
 
-ADMIN, ADMIN_SLACK = "ops@acme.example", "U04OPS0001"
 RULES = "[default]\nfirst alert: 60 days before\nreminder: every 14 days\nescalate: 7 days before\n"
 VOICE = "[first_alert]\nHeads up: {item} runs out on {expiry_date}.\n"
 GOOD = [
@@ -43,10 +43,6 @@ def with_sheet(local: LocalCloud, rows: list[list[str]]) -> LocalCloud:
 def cloud() -> Iterator[LocalCloud]:
     with local_cloud() as local:
         yield with_sheet(local, GOOD)
-
-
-def admin_messages(cloud: LocalCloud) -> list[str]:
-    return [str(m["text"]) for m in cloud.slack.messages() if m["channel"] == ADMIN_SLACK]
 
 
 def put_sheet(cloud: LocalCloud, rows: list[list[str]]) -> None:

@@ -4,20 +4,16 @@ with a new item_id, Edit opens a prefilled modal, Discard records it; each acts 
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from alerts import card_text, proposal_card
 
-from ew import proposals
 from ew.audit import AuditLog
 from ew_local.cloud import LocalCloud
 from ew_local.slack_payloads import button_click
 from opskit.sheets import SheetTable
-from opskit.slack import SlackGateway, make_client
-from opskit.state import StateTable
 
-INTAKE = "C04INTAKE1"
 SHEET = (
     "item_id,item,category,expiry_date,owner,notes\n"
     "ACME-019,Cyber insurance,insurance,2027-03-01,U04FIN0001,\n"
@@ -30,30 +26,12 @@ FIELDS = {"item": "Window cleaning contract", "category": "contract", "expiry_da
 def propose(
     cloud: LocalCloud, fields: dict[str, str] = FIELDS, proposal_id: str = "intake-0001"
 ) -> dict[str, Any]:
-    """What intake-parser will do: keep the proposal and post its card to the intake channel."""
-    proposal = proposals.Proposal(proposal_id, fields, "email from ana@acme.example «Cleaning renewal»")
-    slack = SlackGateway(make_client("xoxb-local-demo-token", base_url=cloud.slack.url))
-    ts = proposals.propose(StateTable(cloud.dynamodb, "ew-state"), slack, INTAKE, proposal, datetime.now(UTC))
-    posted = cloud.slack.message(INTAKE, ts)
-    assert posted is not None
-    return {
-        "channel": INTAKE,
-        "ts": ts,
-        "text": posted["text"],
-        "blocks": posted["blocks"],
-        "id": proposal.proposal_id,
-    }
+    return proposal_card(cloud, proposal_id, fields, "email from ana@acme.example «Cleaning renewal»")
 
 
 def rows(cloud: LocalCloud) -> list[dict[str, str]]:
     header, *data = cloud.sheet_rows()
     return [dict(zip(header, row, strict=False)) for row in data]
-
-
-def card_text(cloud: LocalCloud, message: dict[str, Any]) -> str:
-    current = cloud.slack.message(message["channel"], message["ts"])
-    assert current is not None
-    return str(current["text"])
 
 
 def test_the_card_shows_the_proposed_fields_and_three_buttons(cloud: LocalCloud) -> None:

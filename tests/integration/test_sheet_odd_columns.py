@@ -6,18 +6,15 @@ headers (notes under the first Notes column), and the cells of those columns sta
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pytest
-from alerts import alert
+from alerts import alert, proposal_card
 
-from ew import proposals
 from ew.items import load_registry
 from ew_local.cloud import LocalCloud
 from ew_local.slack_payloads import button_click, modal_submission
-from opskit.slack import SlackGateway, make_client
-from opskit.state import StateTable
 
 HEADER = ["Item ID", "Item", "Category", "Expiry date", "Owner", "Supplier", "", "Notes", "Last renewed",
           "supplier", "notes"]  # fmt: skip
@@ -64,14 +61,7 @@ def test_a_renew_click_writes_the_new_expiry_and_last_renewed_into_their_own_col
 def test_an_approved_proposal_is_appended_under_the_right_headers(cloud: LocalCloud) -> None:
     fields = {"item": "Window cleaning contract", "category": "contract", "expiry_date": "2027-05-31",
               "owner": "U04OPS0001", "notes": "Found in the forwarded PDF"}  # fmt: skip
-    proposal = proposals.Proposal("intake-0001", fields, "email from ana@acme.example")
-    slack = SlackGateway(make_client("xoxb-local-demo-token", base_url=cloud.slack.url))
-    ts = proposals.propose(
-        StateTable(cloud.dynamodb, "ew-state"), slack, "C04INTAKE1", proposal, datetime.now(UTC)
-    )
-    posted = cloud.slack.message("C04INTAKE1", ts)
-    assert posted is not None
-    message = {"channel": "C04INTAKE1", "ts": ts, "blocks": posted["blocks"], "text": posted["text"]}
+    message = proposal_card(cloud, "intake-0001", fields)
     cloud.slack_click(button_click(message, "proposal_approve", "U04BOSS001"))
     # The notes go under the first Notes column, the one the watcher reads (the second is reported).
     added = ["ACME-003", "Window cleaning contract", "contract", "2027-05-31", "U04OPS0001", "", "",

@@ -9,14 +9,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from alerts import ADMIN, ADMIN_SLACK, admin_messages, current
 from crashes import killed_around, killed_at_write, killed_in
 
-from ew import runtime
 from ew.audit import AuditLog
 from ew_local.cloud import RULES_DOC_ID, SHEET_ID, SHEET_TAB, InvocationKilled, LocalCloud
 from opskit.slack import SlackGateway
 
-ADMIN, ADMIN_SLACK = "ops@acme.example", "U04OPS0001"
 SHEET = (
     "item_id,item,category,expiry_date,owner,renewal_term\n"
     "A-1,Office lease,contract,2027-03-31,U04LEASE01,1 year\n"
@@ -24,10 +23,6 @@ SHEET = (
 )
 RULES = "[default]\nfirst alert: 60 days before\nreminder: every 14 days\nescalate: 7 days before\n"
 TICK = datetime(2026, 11, 23, 8, tzinfo=UTC)
-
-
-class Died(Exception):
-    """The process stopped here (timeout, out of memory)."""
 
 
 @pytest.fixture
@@ -55,12 +50,6 @@ def card(cloud: LocalCloud, item_id: str = "A-2") -> dict[str, Any]:
     return {**current(cloud, {"channel": channel, "ts": ts}), "channel": channel, "ts": ts}
 
 
-def current(cloud: LocalCloud, where: dict[str, Any]) -> dict[str, Any]:
-    message = cloud.slack.message(where["channel"], where["ts"])
-    assert message is not None
-    return message
-
-
 def archived(cloud: LocalCloud, item_id: str) -> list[dict[str, Any]]:
     rows = cloud.dynamodb.query(
         TableName="ew-pings-archive",
@@ -70,31 +59,9 @@ def archived(cloud: LocalCloud, item_id: str) -> list[dict[str, Any]]:
     return [{k: next(iter(v.values())) for k, v in row.items()} for row in rows]
 
 
-def die_on(key: str, *, written: bool) -> Callable[[], None]:
-    """The next S3 write of `key` kills the run: before it reaches S3 (`written` False) or right after
-    S3 took it (True). Returns the undo."""
-    s3 = runtime.client("s3")
-    armed: list[bool] = []
-
-    def on_params(params: dict[str, Any], **_: Any) -> None:
-        if params.get("Key") == key:
-            if not written:
-                raise Died(key)
-            armed.append(True)
-
-    def after_write(**_: Any) -> None:
-        if armed:
-            armed.clear()
-            raise Died(key)
-
-    s3.meta.events.register("provide-client-params.s3.PutObject", on_params)
-    s3.meta.events.register("after-call.s3.PutObject", after_write)
-
-    def undo() -> None:
-        s3.meta.events.unregister("provide-client-params.s3.PutObject", on_params)
-        s3.meta.events.unregister("after-call.s3.PutObject", after_write)
-
-    return undo
+def killed_at_s3_write(key: str, when: str) -> Any:
+    """The next S3 write of `key` kills the run: `before` it reaches S3, or right `after` S3 took it."""
+    return killed_around("s3", "PutObject", when, match=lambda params: params.get("Key") == key)
 
 
 def test_a_renewal_typed_into_the_sheet_updates_the_open_card_and_archives_the_chain(
@@ -139,10 +106,8 @@ def test_an_earlier_expiry_or_an_item_without_pings_is_no_renewal(cloud: LocalCl
 def test_death_right_after_writing_the_registry_is_finished_by_the_next_run(cloud: LocalCloud) -> None:
     where = card(cloud)
     set_expiry(cloud, "A-2", "1 Jan 2028")
-    undo = die_on("registry.csv", written=True)
-    with pytest.raises(Died):
+    with killed_at_s3_write("registry.csv", "after"), pytest.raises(InvocationKilled):
         cloud.drive_sync()
-    undo()
     assert cloud.versions("registry.csv") == 2  # the new registry is in force ...
     assert cloud.slack.calls("chat.update") == []  # ... but the card was not updated yet
 
@@ -156,10 +121,8 @@ def test_death_right_after_writing_the_registry_is_finished_by_the_next_run(clou
 def test_death_before_the_registry_write_leaves_the_renewal_for_the_next_run(cloud: LocalCloud) -> None:
     where = card(cloud)
     set_expiry(cloud, "A-2", "1 Jan 2028")
-    undo = die_on("registry.csv", written=False)
-    with pytest.raises(Died):
+    with killed_at_s3_write("registry.csv", "before"), pytest.raises(InvocationKilled):
         cloud.drive_sync()
-    undo()
     assert cloud.versions("registry.csv") == 1 and len(cloud.store.chain_pings("A-2")) == 1
 
     report = cloud.drive_sync()
@@ -170,10 +133,8 @@ def test_death_before_the_registry_write_leaves_the_renewal_for_the_next_run(clo
 def test_a_renewal_taken_back_before_the_next_run_is_dropped(cloud: LocalCloud) -> None:
     card(cloud)
     set_expiry(cloud, "A-2", "1 Jan 2028")
-    undo = die_on("registry.csv", written=True)
-    with pytest.raises(Died):
+    with killed_at_s3_write("registry.csv", "after"), pytest.raises(InvocationKilled):
         cloud.drive_sync()
-    undo()
     set_expiry(cloud, "A-2", "1 Jan 2027")  # a typo, put right
     report = cloud.drive_sync()
     assert report["written"] == ["registry.csv"] and report["renewals"] == 0
@@ -196,15 +157,13 @@ def test_death_after_a_fixed_doc_is_written_still_tells_the_admin_it_is_fixed(cl
     cloud.google.add_doc(RULES_DOC_ID, "[default]\nfirst alert: soon\n")
     cloud.drive_sync()
     cloud.google.add_doc(RULES_DOC_ID, RULES + "\n")
-    undo = die_on("rules.txt", written=True)
-    with pytest.raises(Died):
+    with killed_at_s3_write("rules.txt", "after"), pytest.raises(InvocationKilled):
         cloud.drive_sync()
-    undo()
-    told = [m["text"] for m in cloud.slack.messages() if m["channel"] == ADMIN_SLACK]
+    told = admin_messages(cloud)
     assert len(told) == 1  # only the problem so far
     report = cloud.drive_sync()
     assert report["written"] == [] and cloud.versions("rules.txt") == 2
-    told = [m["text"] for m in cloud.slack.messages() if m["channel"] == ADMIN_SLACK]
+    told = admin_messages(cloud)
     assert told[1:] == ["The rules doc reads cleanly again and is now in force."]
 
 

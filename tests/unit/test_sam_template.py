@@ -122,6 +122,16 @@ def _allows(role: str, action: str, resource: Any) -> bool:
     )
 
 
+def _grants(role: str) -> dict[str, list[Any]]:
+    """action -> the resources the role's statements allow it on."""
+    grants: dict[str, list[Any]] = {}
+    for statement in _role_statements(role):
+        assert statement["Effect"] == "Allow"
+        for action in _as_list(statement["Action"]):
+            grants.setdefault(action, []).extend(_as_list(statement["Resource"]))
+    return grants
+
+
 def _function_env(name: str) -> dict[str, Any]:
     """Environment variables as SAM merges them: Globals, then the function's own."""
     env = dict(_template()["Globals"]["Function"].get("Environment", {}).get("Variables", {}))
@@ -142,20 +152,43 @@ def test_runtime_is_python313_on_arm64_everywhere():
     assert layer["Properties"]["CompatibleArchitectures"] == ["arm64"]
 
 
+# Every function as the build sheet gives it, the one table the per-function checks below read:
+# logical ID, its code (src/<app>/), its name after ${Prefix}-, memory (MB), timeout (s), Lambda's retries of a
+# failed asynchronous invoke, the DLQ that invoke ends in, environment variables its handler must be
+# seen to read (a check that the reader of the handler's code finds them).
+FUNCTIONS = [
+    ("DailyTickFunction", "daily_tick", "daily-tick", 1769, 60, 2, "DailyTickDLQ", set()),
+    ("DispatchFunction", "dispatch", "dispatch", 256, 30, 2, "DispatchDLQ", set()),
+    # ack-handler's memory buys the CPU a cold click needs inside Slack's 3 s (template.yaml); what its
+    # handler reads is checked in test_ack_handler_environment_has_what_its_runtime_reads.
+    ("AckHandlerFunction", "ack_handler", "ack-handler", 1536, 15, 2, "AckHandlerDLQ", None),
+    ("DigestFunction", "digest", "digest", 256, 60, 2, "DigestDLQ",
+     {"EW_PINGS_TABLE", "EW_ARCHIVE_TABLE", "EW_ACK_TABLE", "EW_REGISTRY_BUCKET"}),
+    ("SummaryFunction", "summary", "summary", 512, 120, 2, "SummaryDLQ",
+     {"EW_PINGS_TABLE", "EW_ARCHIVE_TABLE", "EW_ACK_TABLE", "EW_REGISTRY_BUCKET"}),
+    ("DriveSyncFunction", "drive_sync", "drive-sync", 1024, 120, 1, "DriveSyncDLQ",
+     {"EW_DRIVE_SA_SECRET", "EW_STATE_TABLE"}),
+    ("CalendarSyncFunction", "calendar_sync", "calendar-sync", 256, 60, 1, "CalendarSyncDLQ",
+     {"EW_DRIVE_SA_SECRET", "EW_STATE_TABLE"}),
+    ("IntakeParserFunction", "intake_parser", "intake-parser", 512, 60, 2, "IntakeParserDLQ",
+     {"EW_SOURCE_BUCKET", "EW_STATE_TABLE"}),
+]  # fmt: skip
+FUNCTION_IDS = [f[0] for f in FUNCTIONS]
+
+
+def test_the_table_names_every_function():
+    assert sorted(FUNCTION_IDS) == sorted(_resources("AWS::Serverless::Function"))
+
+
 @pytest.mark.parametrize(
-    ("function", "name", "code", "memory", "timeout"),
-    [
-        ("DailyTickFunction", "${Prefix}-daily-tick", "src/daily_tick/", 1769, 60),
-        ("DispatchFunction", "${Prefix}-dispatch", "src/dispatch/", 256, 30),
-        # ack-handler's memory buys the CPU a cold click needs inside Slack's 3 s (template.yaml).
-        ("AckHandlerFunction", "${Prefix}-ack-handler", "src/ack_handler/", 1536, 15),
-    ],
+    ("function", "app", "name", "memory", "timeout"), [f[:5] for f in FUNCTIONS], ids=FUNCTION_IDS
 )
-def test_functions_are_as_the_build_sheet_says(function, name, code, memory, timeout):
+def test_functions_are_as_the_build_sheet_says(function, app, name, memory, timeout):
     props = _props(function)
-    assert props["FunctionName"] == {"Fn::Sub": name}
-    assert props["CodeUri"] == code
+    assert props["FunctionName"] == {"Fn::Sub": f"${{Prefix}}-{name}"}
+    assert props["CodeUri"] == f"src/{app}/"
     assert props["Handler"] == "app.handler"
+    assert (ROOT / "src" / app / "app.py").is_file()
     assert (props["MemorySize"], props["Timeout"]) == (memory, timeout)
 
 
@@ -234,6 +267,12 @@ def test_secrets_and_sender_identity_are_exact():
     )
 
 
+def _assert_trusted_by_scheduler_of_this_account(role: str) -> None:
+    (trust,) = _statements(_props(role)["AssumeRolePolicyDocument"])
+    assert trust["Principal"] == {"Service": "scheduler.amazonaws.com"}
+    assert trust["Condition"]["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
+
+
 def test_dispatch_can_schedule_only_in_its_group_and_pass_only_the_scheduler_role():
     statements = _role_statements("DispatchRole")
     create = [s for s in statements if s["Action"] == "scheduler:CreateSchedule"]
@@ -257,34 +296,46 @@ def test_dispatch_can_schedule_only_in_its_group_and_pass_only_the_scheduler_rol
     assert _allows("SchedulerRole", "lambda:InvokeFunction", {"Fn::Sub": dispatch_arn})
     assert _allows("SchedulerRole", "sqs:SendMessage", {"Fn::GetAtt": [deferral_dlq, "Arn"]})
     assert len(_role_statements("SchedulerRole")) == 2
+    _assert_trusted_by_scheduler_of_this_account("SchedulerRole")
 
 
-def _assert_trusted_by_scheduler_of_this_account(role: str) -> None:
-    (trust,) = _statements(_props(role)["AssumeRolePolicyDocument"])
-    assert trust["Principal"] == {"Service": "scheduler.amazonaws.com"}
-    assert trust["Condition"]["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
+# The scheduled functions: their schedule's name after ${Prefix}-, its expression (in the configured
+# timezone) and the DLQ a run the scheduler could not start ends in.
+SCHEDULES = [
+    ("DailyTickFunction", "daily-tick", "cron(0 8 * * ? *)", "DailyTickDLQ"),
+    ("DigestFunction", "weekly-digest", "cron(0 18 ? * SUN *)", "DigestDLQ"),
+    ("SummaryFunction", "monthly-summary", "cron(0 9 ? * 2#1 *)", "SummaryDLQ"),
+    ("DriveSyncFunction", "drive-sync", "rate(15 minutes)", "DriveSyncDLQ"),
+    ("CalendarSyncFunction", "calendar-sync", "rate(1 hour)", "CalendarSyncDLQ"),
+]
 
 
-def test_the_tick_runs_at_8_in_the_configured_timezone():
+@pytest.mark.parametrize(("function", "name", "expression", "dlq"), SCHEDULES, ids=[s[0] for s in SCHEDULES])
+def test_the_schedules_run_in_the_configured_timezone_with_retries_and_a_dlq(function, name, expression, dlq):
     (schedule,) = [
         p["Properties"]
         for p in _resources("AWS::Scheduler::Schedule").values()
-        if p["Properties"]["Target"]["Arn"] == {"Fn::GetAtt": ["DailyTickFunction", "Arn"]}
+        if p["Properties"]["Target"]["Arn"] == {"Fn::GetAtt": [function, "Arn"]}
     ]
-    assert schedule["Name"] == {"Fn::Sub": "${Prefix}-daily-tick"}
-    assert schedule["ScheduleExpression"] == "cron(0 8 * * ? *)"
+    assert schedule["Name"] == {"Fn::Sub": f"${{Prefix}}-{name}"}
+    assert schedule["ScheduleExpression"] == expression
     assert schedule["ScheduleExpressionTimezone"] == {"Ref": "TimeZone"}
     assert schedule["FlexibleTimeWindow"] == {"Mode": "OFF"}
     target = schedule["Target"]
     assert json.loads(target["Input"]) == {"scheduled_time": "<aws.scheduler.scheduled-time>"}
     assert set(target["RetryPolicy"]) == {"MaximumRetryAttempts", "MaximumEventAgeInSeconds"}
-    dlq = _getatt(target["DeadLetterConfig"]["Arn"])
+    assert target["RetryPolicy"]["MaximumRetryAttempts"] > 0
+    # The run the scheduler gives up on ends in the DLQ a failed run of the function ends in.
+    assert _getatt(target["DeadLetterConfig"]["Arn"]) == dlq
     role = _getatt(target["RoleArn"])
-    assert role not in {"DailyTickRole", "SchedulerRole"}, "the schedule has its own invoke role"
+    assert role not in {_getatt(_props(function)["Role"]), "SchedulerRole"}, (
+        "the schedule has its own invoke role"
+    )
     _assert_trusted_by_scheduler_of_this_account(role)
-    assert _allows(role, "lambda:InvokeFunction", {"Fn::GetAtt": ["DailyTickFunction", "Arn"]})
-    assert _allows(role, "sqs:SendMessage", {"Fn::GetAtt": [dlq, "Arn"]})
-    _assert_trusted_by_scheduler_of_this_account("SchedulerRole")
+    assert _grants(role) == {
+        "lambda:InvokeFunction": [{"Fn::GetAtt": [function, "Arn"]}],
+        "sqs:SendMessage": [{"Fn::GetAtt": [dlq, "Arn"]}],
+    }
 
 
 def test_the_rule_sends_exactly_the_three_moves_to_dispatch_with_retries_and_a_dlq():
@@ -319,16 +370,17 @@ def test_the_rule_sends_exactly_the_three_moves_to_dispatch_with_retries_and_a_d
     assert _ref(permission["FunctionName"]) == "DispatchFunction"
 
 
-@pytest.mark.parametrize("function", ["DispatchFunction", "DailyTickFunction", "AckHandlerFunction"])
-def test_failed_async_invokes_end_in_a_dlq(function):
+@pytest.mark.parametrize(
+    ("function", "retries", "dlq"), [(f[0], f[5], f[6]) for f in FUNCTIONS], ids=FUNCTION_IDS
+)
+def test_failed_async_invokes_end_in_a_dlq(function, retries, dlq):
     config = _props(function)["EventInvokeConfig"]
-    assert config["MaximumRetryAttempts"] == 2
+    assert config["MaximumRetryAttempts"] == retries
     on_failure = config["DestinationConfig"]["OnFailure"]
-    assert on_failure["Type"] == "SQS"
-    queue = _getatt(on_failure["Destination"])
-    assert _template()["Resources"][queue]["Type"] == "AWS::SQS::Queue"
+    assert on_failure == {"Type": "SQS", "Destination": {"Fn::GetAtt": [dlq, "Arn"]}}
+    assert _template()["Resources"][dlq]["Type"] == "AWS::SQS::Queue"
     # Lambda delivers to the destination with the function's own role.
-    assert _allows(_getatt(_props(function)["Role"]), "sqs:SendMessage", {"Fn::GetAtt": [queue, "Arn"]})
+    assert _allows(_getatt(_props(function)["Role"]), "sqs:SendMessage", {"Fn::GetAtt": [dlq, "Arn"]})
 
 
 def test_a_dispatch_claim_lease_ends_before_lambdas_first_retry():
@@ -624,12 +676,14 @@ def test_ack_handler_environment_has_what_its_runtime_reads():
 
 
 @pytest.mark.parametrize(
-    ("function", "resource"), [("daily_tick", "DailyTickFunction"), ("dispatch", "DispatchFunction")]
+    ("function", "app", "reads"),
+    [(f[0], f[1], f[7]) for f in FUNCTIONS if f[7] is not None],
+    ids=[f[0] for f in FUNCTIONS if f[7] is not None],
 )
-def test_every_environment_variable_a_handler_reads_is_set(function: str, resource: str):
-    wanted = _env_read_by_handler(ROOT / "src" / function / "app.py")
-    assert wanted, function
-    assert wanted <= set(_function_env(resource)), sorted(wanted - set(_function_env(resource)))
+def test_every_environment_variable_a_handler_reads_is_set(function: str, app: str, reads: set[str]):
+    wanted = _env_read_by_handler(ROOT / "src" / app / "app.py")
+    assert wanted and reads <= wanted, sorted(reads - wanted)
+    assert wanted <= set(_function_env(function)), sorted(wanted - set(_function_env(function)))
 
 
 def test_ack_handler_role_is_exact():

@@ -50,7 +50,6 @@ from opskit.google_docs import export_text, read_sheet
 from opskit.message_versions import MessageUpdate, MessageVersions
 from opskit.notices import Notices
 from opskit.problems import DocumentError
-from opskit.sheets import SheetsError
 from opskit.slack import SlackGateway, SlackUnavailable
 from opskit.state import StateTable
 
@@ -144,8 +143,8 @@ def _read(deps: DriveSyncDeps, report: SyncReport, name: str, read: Callable[[],
     something they can fix; a Google outage is only logged and tried again next run)."""
     try:
         return read()
-    except (GoogleError, SheetsError) as error:
-        if getattr(error, "transient", False):
+    except GoogleError as error:  # opskit.sheets.SheetsError is one too
+        if error.transient:
             log.warning("%s could not be read this time: %s", name, error)
             report.failed.append(name)
             return None

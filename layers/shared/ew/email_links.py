@@ -44,7 +44,7 @@ class Link:
 
 
 def _link(token: str, deps: AckDeps) -> Link | HttpAnswer:
-    """The verified link, or the page that says why it cannot be used."""
+    """The verified link, not used yet, or the page that says why it cannot be used."""
     if not deps.link_secret:
         return _page(
             503, pages.problem_page("Email links are switched off", "Use the Slack message instead.")
@@ -63,7 +63,10 @@ def _link(token: str, deps: AckDeps) -> Link | HttpAnswer:
         raise Malformed("this link does not name an alert") from None
     if action not in ACTIONS or not ref.item_id or not isinstance(claims.get("jti"), str):
         raise Malformed("this link does not name an answer to an alert")
-    return Link(claims, ref, str(action))
+    link = Link(claims, ref, str(action))
+    if deps.state.get(link.used_key, "used"):
+        return _page(409, USED)
+    return link
 
 
 def email_page(token: str, deps: AckDeps) -> HttpAnswer:
@@ -71,8 +74,6 @@ def email_page(token: str, deps: AckDeps) -> HttpAnswer:
     link = _link(token, deps)
     if isinstance(link, HttpAnswer):
         return link
-    if deps.state.get(link.used_key, "used"):
-        return _page(409, USED)
     seen = ping_known(deps.store, link.ref)
     if seen is None:
         return _page(404, UNKNOWN)
@@ -87,8 +88,6 @@ def email_post(form: Mapping[str, str], deps: AckDeps) -> HttpAnswer:
     link = _link(token, deps)
     if isinstance(link, HttpAnswer):
         return link
-    if deps.state.get(link.used_key, "used"):
-        return _page(409, USED)
     seen = ping_known(deps.store, link.ref)
     zone = seen.timezone if seen else None
     value: date | None = None

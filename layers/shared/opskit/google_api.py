@@ -22,6 +22,7 @@ import random
 import re
 import time
 from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 from typing import Any, TypeVar
 
 SHEETS_READONLY = "https://www.googleapis.com/auth/spreadsheets.readonly"
@@ -37,6 +38,7 @@ _REQUIRED_FIELDS = ("client_email", "private_key", "token_uri")
 _RATE_LIMIT_REASONS = ("rateLimitExceeded", "userRateLimitExceeded")
 
 T = TypeVar("T")
+E = TypeVar("E", bound="GoogleError")
 
 
 class GoogleError(Exception):
@@ -176,27 +178,39 @@ class Retry:
 def execute(request: Any, what: str, share_hint: str = "") -> Any:
     """One googleapiclient request, once; failures become GoogleError naming `what` ("the rules doc
     1AbC…") and, when access is refused, `share_hint` ("share it with x@y.iam.gserviceaccount.com")."""
+    refused = partial(http_error, what=what, share_hint=share_hint)
+    return execute_as(request, GoogleError, refused, doing=f" while reading {what}")
+
+
+def execute_as(
+    request: Any, error_type: type[E], refused: Callable[[Any], E], *, api: str = "Google", doing: str = ""
+) -> Any:
+    """One googleapiclient request, once, every failure an `error_type` in plain words: an HTTP error
+    answer as `refused` words it; credentials Google would not take; no answer (`api` "did not answer
+    in time" or "could not be reached", then `doing`: " while reading the rules doc")."""
     from google.auth import exceptions as auth_errors
     from googleapiclient.errors import HttpError
 
     try:
         return request.execute(num_retries=0)
     except HttpError as error:
-        raise http_error(error, what, share_hint) from None
+        raise refused(error) from None
     except auth_errors.RefreshError as error:
         reason = str(error.args[0]) if error.args else ""
-        raise GoogleError(
+        raise error_type(
             "Google did not accept the service account's credentials"
             + (f" ({_short(reason)})" if reason else "")
             + ": check the JSON stored for it, or create a new key"
         ) from None
     except auth_errors.TransportError as error:
-        raise _transport_error(what, error.__cause__ or error) from None
+        # google-auth raises it from the socket's or httplib2's error: that one says what happened.
+        wrapped = error.args[0] if error.args and isinstance(error.args[0], BaseException) else error
+        raise _transport_error(error_type, api, doing, error.__cause__ or wrapped) from None
     except (OSError, http.client.HTTPException) as error:
-        raise _transport_error(what, error) from None
+        raise _transport_error(error_type, api, doing, error) from None
     except Exception as error:  # httplib2's own errors (ServerNotFoundError, RedirectLimit, ...)
         if type(error).__module__.startswith("httplib2"):
-            raise _transport_error(what, error) from None
+            raise _transport_error(error_type, api, doing, error) from None
         raise
 
 
@@ -278,12 +292,10 @@ def _api_name(error: Any) -> str:
     return "Google"
 
 
-def _transport_error(what: str, cause: Any) -> GoogleError:
+def _transport_error(error_type: type[E], api: str, doing: str, cause: Any) -> E:
     if isinstance(cause, TimeoutError):
-        return GoogleError(f"Google did not answer in time while reading {what}", transient=True)
-    return GoogleError(
-        f"Google could not be reached while reading {what} ({type(cause).__name__})", transient=True
-    )
+        return error_type(f"{api} did not answer in time{doing}", transient=True)
+    return error_type(f"{api} could not be reached{doing} ({type(cause).__name__})", transient=True)
 
 
 def _short(text: str, limit: int = 200) -> str:

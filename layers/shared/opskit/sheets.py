@@ -16,13 +16,13 @@ Row numbers are the ones the sheet shows: the header is row 1, the first data ro
 from __future__ import annotations
 
 import datetime
-import http.client
 import json
 import re
 from collections.abc import Mapping
 from typing import Any
 
 from opskit.dates import parse_date
+from opskit.google_api import GoogleError, _short, execute_as
 from opskit.table import clean_cell, column_letter, normalise_column
 
 SCOPES = ["https://www.googleapis.com/auth/spreadsheets"]
@@ -31,16 +31,12 @@ SCOPES = ["https://www.googleapis.com/auth/spreadsheets"]
 _REQUIRED_FIELDS = ("client_email", "private_key", "token_uri")
 
 
-class SheetsError(Exception):
+class SheetsError(GoogleError):
     """Google Sheets did not do what was asked, or the sheet is not shaped as the caller needs.
 
     `status` is the HTTP status Google answered with, if any. `transient` is true when trying again later
-    may well succeed (no answer in time, no connection, 429, 5xx)."""
-
-    def __init__(self, message: str, *, status: int | None = None, transient: bool = False):
-        super().__init__(message)
-        self.status = status
-        self.transient = transient
+    may well succeed (no answer in time, no connection, 429, 5xx). A GoogleError: a caller reading other
+    Google APIs too catches both as one."""
 
 
 class RowNotFound(SheetsError):
@@ -253,28 +249,7 @@ class SheetTable:
         return date_a is not None and date_a == date_b
 
     def _execute(self, request: Any) -> dict[str, Any]:
-        from google.auth import exceptions as auth_errors
-        from googleapiclient.errors import HttpError
-
-        try:
-            answer = request.execute(num_retries=0)
-        except HttpError as error:
-            raise self._http_error(error) from error
-        except auth_errors.RefreshError as error:
-            reason = str(error.args[0]) if error.args else ""
-            raise SheetsError(
-                "Google did not accept the service account's credentials"
-                + (f" ({_short(reason)})" if reason else "")
-                + ": check the JSON stored for it, or create a new key"
-            ) from None
-        except auth_errors.TransportError as error:
-            raise _transport_error(error.__cause__ or (error.args[0] if error.args else error)) from error
-        except (OSError, http.client.HTTPException) as error:
-            raise _transport_error(error) from error
-        except Exception as error:  # httplib2's own errors (ServerNotFoundError, RedirectLimit, ...)
-            if type(error).__module__.startswith("httplib2"):
-                raise _transport_error(error) from error
-            raise
+        answer = execute_as(request, SheetsError, self._http_error, api="Google Sheets")
         return answer if isinstance(answer, dict) else {}
 
     def _http_error(self, error: Any) -> SheetsError:
@@ -404,11 +379,6 @@ def _shown(value: str) -> str:
     return f'"{value}"' if value else "empty"
 
 
-def _short(text: str, limit: int = 200) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
 def _content(error: Any) -> str:
     content = getattr(error, "content", b"")
     if isinstance(content, bytes):
@@ -426,12 +396,6 @@ def _google_message(error: Any) -> str:
     except ValueError:
         pass
     return str(getattr(error, "reason", "") or "")
-
-
-def _transport_error(cause: Any) -> SheetsError:
-    if isinstance(cause, TimeoutError):
-        return SheetsError("Google Sheets did not answer in time", transient=True)
-    return SheetsError(f"Google Sheets could not be reached ({type(cause).__name__})", transient=True)
 
 
 def _account_email(service: Any) -> str | None:
