@@ -3,16 +3,18 @@ under a waiting or late move, odd days (DST changes, holidays, 29 February)."""
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Iterator
-from datetime import datetime, time
+from datetime import UTC, datetime, time
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from ew_local.cloud import LocalCloud
+from ew import runtime
+from ew_local.cloud import SHEET_ID, SHEET_TAB, LocalCloud
 
 EVENTS = Path(__file__).resolve().parents[2] / "events" / "dispatch"
 LONDON = ZoneInfo("Europe/London")
@@ -54,3 +56,83 @@ def test_a_move_that_arrives_in_the_evening_waits_for_the_morning(cloud: LocalCl
     assert (late.outcome["status"], late.outcome["reason"]) == ("scheduled", "quiet hours")
     assert late.outcome["send_at"] == "2026-11-24T08:00:00+00:00"
     assert cloud.slack.messages() == [] and cloud.sent_emails() == []
+
+
+# -- the sheet moves under a late move ---------------------------------------------------------------
+
+SHEET = (
+    "item_id,item,category,expiry_date,owner,renewal_term\n"
+    "A-1,Office lease,contract,2027-03-31,U04LEASE01,1 year\n"
+    "A-2,Van insurance,insurance,1 Jan 2027,U04FIN0001,1 year\n"
+)
+RULES = "[default]\nfirst alert: 60 days before\nreminder: every 14 days\nescalate: 7 days before\n"
+
+
+def tick_events(cloud: LocalCloud, now: datetime) -> list[dict[str, Any]]:
+    """Run the tick at `now` and dispatch its events; returns the events, for replaying them later."""
+    seen: list[dict[str, Any]] = []
+    real = cloud.dispatch
+
+    def dispatch(event: dict[str, Any]) -> dict[str, Any]:
+        seen.append(copy.deepcopy(event))
+        return real(event)
+
+    cloud.dispatch = dispatch
+    try:
+        cloud.tick(now)
+    finally:
+        del cloud.dispatch
+    return seen
+
+
+def set_expiry(cloud: LocalCloud, item_id: str, expiry: str) -> None:
+    header, *rows = cloud.sheet_rows()
+    for row in rows:
+        if row[0] == item_id:
+            row[header.index("expiry_date")] = expiry
+    cloud.google.add_sheet(SHEET_ID, SHEET_TAB, [header, *rows])
+
+
+def drive_sync_at(cloud: LocalCloud, moment: datetime, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """drive-sync run at `moment`, its archive dated then (the chain store keeps its own clock)."""
+    with monkeypatch.context() as patch:
+        chain_store = runtime.chain_store
+        patch.setattr(runtime, "chain_store", lambda: chain_store().with_clock(lambda: moment))
+        with cloud.at(moment):
+            return cloud.drive_sync()
+
+
+@pytest.fixture
+def renewed_in_sheet(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[LocalCloud, dict[str, Any]]]:
+    """A-2 got its first alert on Monday 23 Nov; at noon its owner typed a renewal into the sheet.
+    Yields the cloud and the first alert's event."""
+    with LocalCloud({"timezone": "Europe/London", "admin": "ops@acme.example"}) as cloud:
+        cloud.publish(SHEET.encode(), RULES, "")
+        drive_sync_at(cloud, datetime(2026, 11, 23, 7, tzinfo=UTC), monkeypatch)
+        [alert] = tick_events(cloud, datetime(2026, 11, 23, 8, tzinfo=UTC))
+        assert len(cloud.slack.messages()) == 1
+        set_expiry(cloud, "A-2", "1 Jan 2028")
+        assert drive_sync_at(cloud, datetime(2026, 11, 23, 12, tzinfo=UTC), monkeypatch)["archived"] == 1
+        yield cloud, alert
+
+
+def test_a_late_duplicate_after_a_renewal_typed_into_the_sheet_sends_nothing(
+    renewed_in_sheet: tuple[LocalCloud, dict[str, Any]],
+) -> None:
+    cloud, alert = renewed_in_sheet
+    # EventBridge delivers Monday's first alert again (or the operator replays it from the DLQ).
+    late = cloud.dispatch_async(alert, at=datetime(2026, 11, 23, 13, tzinfo=UTC))
+    assert late.outcome is not None and late.outcome["status"] == "duplicate"
+    assert len(cloud.slack.messages()) == 1  # no second card for a cycle the sheet has renewed
+    assert cloud.store.chain_pings("A-2") == []
+
+
+def test_a_cycle_the_sheet_reopens_is_alerted_again(
+    renewed_in_sheet: tuple[LocalCloud, dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cloud, _ = renewed_in_sheet
+    set_expiry(cloud, "A-2", "1 Jan 2027")  # the renewal was a mistake: taken back that afternoon
+    drive_sync_at(cloud, datetime(2026, 11, 23, 15, tzinfo=UTC), monkeypatch)
+    _, outcomes = cloud.tick(datetime(2026, 11, 24, 8, tzinfo=UTC))
+    assert [(o["item_id"], o["move"], o["status"]) for o in outcomes] == [("A-2", "first_alert", "sent")]
+    assert "expires on 1 Jan 2027" in cloud.slack.messages()[-1]["text"]

@@ -160,12 +160,25 @@ def dispatch(event: dict[str, Any], deps: DispatchDeps) -> Outcome:
     zone = deps.settings.timezone  # kept on the ping row: a click on it needs only that of the settings
     outcome = Outcome(SENT, move.item_id, move.move, move.recipient, planned, plan.send_at, plan.reason)
 
+    def claim() -> bool:
+        # decided_at: a cycle closed after the tick decided this move (a renewal typed into the sheet
+        # leaves no Renew to find) makes it stale, however late it arrives.
+        return deps.store.claim(
+            ping,
+            plan.send_at,
+            planned,
+            "sending",
+            lease=deps.lease,
+            timezone=zone,
+            decided_at=request.decided_at,
+        )
+
     if plan.deferred:
         # Claimed as "sending" (a lease) until the schedule exists, then "scheduled": an attempt killed
         # in between leaves a lease that Lambda's retry takes over to create the schedule, where a
         # "scheduled" row with no schedule behind it would make that retry a duplicate and the alert
         # would never go. Creating the schedule again is harmless (its name is the ping's).
-        if not deps.store.claim(ping, plan.send_at, planned, "sending", lease=deps.lease, timezone=zone):
+        if not claim():
             return _duplicate(outcome)
         try:
             _schedule(request, plan.send_at, deps)
@@ -176,7 +189,7 @@ def dispatch(event: dict[str, Any], deps: DispatchDeps) -> Outcome:
         deps.store.mark_scheduled(move.item_id, move.chain_index)
         return _with(outcome, status=SCHEDULED)
 
-    if not deps.store.claim(ping, plan.send_at, planned, "sending", lease=deps.lease, timezone=zone):
+    if not claim():
         return _duplicate(outcome)
 
     def give_back() -> None:
