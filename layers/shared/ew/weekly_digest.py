@@ -1,5 +1,6 @@
 """The weekly digest service (DESIGN.md §3): read the week back, post one message to the digest channel
-(or email the admin when there is no channel or Slack is down), once per week."""
+(or to the admin, as ew.admin reaches them, when there is none; by email when Slack is down), once per
+week."""
 
 from __future__ import annotations
 
@@ -80,7 +81,8 @@ def build_digest(deps: DigestDeps, now: datetime) -> WeekFigures:
     items, problems = registry_items(deps.s3, deps.registry_bucket, deps.settings.date_order)
     pings = deps.activity.pings()
     acks = deps.activity.acks()
-    return week_figures(items, pings, acks, today, deps.settings.timezone, [*problems, *deps.extra_problems])
+    problems = [*problems, *deps.extra_problems]
+    return week_figures(items, pings, acks, today, deps.settings.timezone, problems, until=now)
 
 
 def send_digest(deps: DigestDeps, now: datetime) -> DigestResult:
@@ -98,12 +100,21 @@ def send_digest(deps: DigestDeps, now: datetime) -> DigestResult:
 
 
 def deliver(figures: WeekFigures, deps: DigestDeps) -> tuple[str, bool]:
-    """Post to the digest channel (a Slack admin's DM when no channel is set); else, or when Slack
+    """Post to the digest channel (the admin's DM when no channel is set); else, or when Slack
     fails, email an email admin. Returns (channel used, fell back from Slack)."""
     settings = deps.settings
     voice = read_voice(deps.s3, deps.rules_bucket)
     email_admin = settings.admin if settings.admin and is_email(settings.admin) else None
-    channel = settings.digest_channel or (settings.admin if settings.admin and not email_admin else "")
+    channel: str | None = settings.digest_channel
+    fell_back = False
+    if not channel and settings.admin and deps.slack:
+        # The admin found the way every notice finds them (ew.admin): a Slack user ID, or an email
+        # Slack knows; an email it does not know is mailed, and a failed lookup falls back to email.
+        try:
+            channel = deps.slack.user_id_for_email(settings.admin) if email_admin else settings.admin
+        except SlackUnavailable as exc:
+            log.warning("Slack lookup of the admin failed, emailing the digest instead: %s", exc)
+            fell_back = True
     if deps.slack and channel:
         text, blocks = slack_digest(figures, voice, settings.timezone)
         try:
@@ -119,8 +130,6 @@ def deliver(figures: WeekFigures, deps: DigestDeps) -> tuple[str, bool]:
             "nowhere to send the digest: set /ew/config/digest_channel (and the Slack bot token), "
             "or an email address in /ew/config/admin"
         )
-    else:
-        fell_back = False
     content = email_digest(figures, voice, settings.timezone)
     send_raw(
         deps.ses, build_message(settings.sender, email_admin, content.subject, content.text, content.html)
