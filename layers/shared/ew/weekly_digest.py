@@ -17,6 +17,7 @@ from ew.digest import WeekFigures, email_digest, slack_digest, week_figures
 from ew.items import is_email
 from ew.reporting import OncePerPeriod, registry_items
 from ew.settings import Settings
+from opskit.bulk_reads import bulk_load
 from opskit.mail import build_message, send_raw
 from opskit.slack import SlackGateway, SlackUnavailable
 from opskit.state import StateTable
@@ -78,11 +79,15 @@ def digest_period(now: datetime, timezone: str) -> date:
 
 def build_digest(deps: DigestDeps, now: datetime) -> WeekFigures:
     today = digest_period(now, deps.settings.timezone)
-    items, problems = registry_items(deps.s3, deps.registry_bucket, deps.settings.date_order)
-    pings = deps.activity.pings()
-    acks = deps.activity.acks()
-    problems = [*problems, *deps.extra_problems]
-    return week_figures(items, pings, acks, today, deps.settings.timezone, problems, until=now)
+    # A whole registry and every ping ever sent, none of it garbage before the end: the cyclic
+    # collector is kept off it, as in the tick (a third of the time at 100,000 items).
+    with bulk_load() as loaded:
+        items, problems = registry_items(deps.s3, deps.registry_bucket, deps.settings.date_order)
+        pings = deps.activity.pings()
+        acks = deps.activity.acks()
+        loaded()
+        problems = [*problems, *deps.extra_problems]
+        return week_figures(items, pings, acks, today, deps.settings.timezone, problems, until=now)
 
 
 def send_digest(deps: DigestDeps, now: datetime) -> DigestResult:
