@@ -136,3 +136,31 @@ def test_a_cycle_the_sheet_reopens_is_alerted_again(
     _, outcomes = cloud.tick(datetime(2026, 11, 24, 8, tzinfo=UTC))
     assert [(o["item_id"], o["move"], o["status"]) for o in outcomes] == [("A-2", "first_alert", "sent")]
     assert "expires on 1 Jan 2027" in cloud.slack.messages()[-1]["text"]
+
+
+# -- odd days ---------------------------------------------------------------------------------------
+
+
+def test_a_leap_day_expiry_on_a_bank_holiday_escalates_on_time_and_renews_to_28_february() -> None:
+    # 29 Feb 2028 is a Tuesday; the escalation day (5 days before) is Thursday 24 Feb, a closed day.
+    # No tick runs between 31 Jan and 24 Feb (the schedule missed them): the next one catches up.
+    rules = b"[default]\nfirst alert: 30 days before\nreminder: every 7 days\nescalate: 5 days before\n"
+    rules += b"escalate to: U04BOSS001\nclosed: 2028-02-24\n"
+    sheet = b"item_id,item,expiry_date,owner,renewal_term\nL-1,Leap licence,2028-02-29,U04OWNER01,1 year\n"
+    with LocalCloud(SETTINGS) as cloud:
+        cloud.mirror(sheet, rules)
+        _, [first] = cloud.tick(london("2028-01-31", 8))
+        assert (first["move"], first["status"]) == ("first_alert", "sent")
+        [card] = cloud.slack.messages()
+        assert "expires on 29 Feb 2028, in 29 days." in card["text"]
+        renew = next(b for b in card["blocks"] if b["type"] == "actions")["elements"][0]
+        assert json.loads(renew["value"])["d"] == "2029-02-28"
+        # The closed Thursday: the escalation waits for Friday 08:00, still before the expiry.
+        _, [escalation] = cloud.tick(london("2028-02-24", 8))
+        assert (escalation["move"], escalation["status"], escalation["reason"]) == (
+            "escalate", "scheduled", "closed"
+        )  # fmt: skip
+        assert escalation["send_at"] == "2028-02-25T08:00:00+00:00"
+        assert cloud.tick(london("2028-02-25", 8))[1] == []  # the waiting escalation counts already
+        assert [o["status"] for o in cloud.fire_schedules(until=london("2028-02-25", 8))] == ["sent"]
+        assert cloud.slack.messages()[-1]["channel"] == "U04BOSS001"
