@@ -111,6 +111,12 @@ bench-imports: build
 bench-drive-sync: setup
 	$(UV) run python benchmarks/drive_sync.py $(ARGS)
 
+# The weekly digest's and the monthly summary's own work over 10,000 and 100,000 items with a year of
+# pings (about a minute; see benchmarks/README.md).
+.PHONY: bench-digest
+bench-digest: setup
+	$(UV) run python benchmarks/digest.py $(ARGS)
+
 # The example inbox (examples/acme/inbox: a forwarded mail with a PDF, a DOCX, an XLSX, a text notice) is
 # generated, so it can be rebuilt byte for byte; `ew extract` reads any of them.
 .PHONY: example-inbox bench-extract

@@ -452,9 +452,16 @@ class LocalCloud:
                 self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
 
     def dispatch(self, event: dict[str, Any]) -> dict[str, Any]:
-        return self.dispatch_handler(
-            event, LambdaContext(f"{PREFIX}-dispatch", timeout_seconds=DISPATCH_TIMEOUT)
-        )
+        """Invoke dispatch with `event`: at `self.now` when set, else the moment the event was made
+        (EventBridge and Scheduler deliver at once), so a replayed day runs on its own clock."""
+        context = LambdaContext(f"{PREFIX}-dispatch", timeout_seconds=DISPATCH_TIMEOUT)
+        if self.now is not None:
+            return self.dispatch_handler(event, context)
+        self.now = _made_at(event)
+        try:
+            return self.dispatch_handler(event, context)
+        finally:
+            self.now = None
 
     def dispatch_async(self, event: dict[str, Any], at: datetime | None = None) -> AsyncInvocation:
         """Invoke dispatch as EventBridge and Scheduler do (asynchronously), as Lambda would run it:
@@ -625,6 +632,15 @@ class LocalCloud:
         backend = ses_backends[ACCOUNT][REGION]
         return [{"source": m.source, "destinations": m.destinations, "raw_data": m.raw_data}
                 for m in backend.sent_messages]  # fmt: skip
+
+
+def _made_at(event: dict[str, Any]) -> datetime | None:
+    """When a move event was decided, or a deferral's schedule was due; None for anything else."""
+    try:
+        made = event["deliver_at"] if event.get("deferred") else event["detail"]["decided_at"]
+        return datetime.fromisoformat(made)
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 def function_url_event(

@@ -18,8 +18,8 @@ from ew.store import ClaimHeld
 logger = Logger()
 metrics = Metrics()
 
-# The clock claims and leases are judged by. The local runner moves it to replay Lambda's retry timing
-# (ew_local.cloud.LocalCloud.dispatch_async) instead of sleeping.
+# The clock claims, leases and business time are judged by. The local runner moves it to replay
+# Lambda's retry timing (ew_local.cloud.LocalCloud.dispatch_async) instead of sleeping.
 clock: Callable[[], datetime] = runtime.utc_now
 
 
@@ -39,6 +39,7 @@ def deps(lease: timedelta) -> DispatchDeps:
         schedule_group=runtime.env("EW_SCHEDULE_GROUP", "default"),
         dlq_arn=runtime.env("EW_DEFERRAL_DLQ_ARN", "") or None,
         lease=lease,
+        clock=clock,
     )
 
 

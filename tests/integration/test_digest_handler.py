@@ -226,7 +226,7 @@ def test_reading_the_week_costs_pages_not_items(cloud: LocalCloud) -> None:
     }
     assert len(pings) == rows["EW_PINGS_TABLE"] + rows["EW_ARCHIVE_TABLE"] > 20
     assert len(acks) == rows["EW_ACK_TABLE"] == 1
-    assert set(calls) == {"scan"}
+    assert set(calls) - {"meta"} == {"scan"}  # meta: the plain JSON reader's hooks, no request
     assert reader.requests <= sum(math.ceil(n / 5) + 1 for n in rows.values())
 
 

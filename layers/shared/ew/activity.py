@@ -15,6 +15,7 @@ from typing import Any
 
 from ew.chain import Ack
 from ew.store import ACK_FIELDS, ack_from_row
+from opskit.bulk_reads import paused_gc, plain_json_reads
 
 Row = dict[str, dict[str, Any]]
 
@@ -60,14 +61,20 @@ class ActivityReader:
     def pings(self) -> list[SentPing]:
         """Every ping of open and closed chains, sorted by (delivery date, item, cycle, index). All of
         them, not just the period's: where an item stands depends on its whole current chain."""
-        rows = [*self._scan(self.pings_table, _PING_FIELDS), *self._scan(self.archive_table, _PING_FIELDS)]
-        pings = [_ping(row) for row in rows]
+        # Every ping ever sent: read as the tick reads its heads (benchmarks/digest.py).
+        with paused_gc(), plain_json_reads(self._client):
+            rows = [
+                *self._scan(self.pings_table, _PING_FIELDS),
+                *self._scan(self.archive_table, _PING_FIELDS),
+            ]
+            pings = [_ping(row) for row in rows]
         return sorted(pings, key=lambda p: (p.sent_on, p.item_id, p.cycle_expiry, p.chain_index))
 
     def acks(self) -> list[Ack]:
         """Every recorded answer, sorted by (item, time). All of them: a snooze or an ack-only from
         months ago still says where an item's current chain stands."""
-        acks = [ack_from_row(row) for row in self._scan(self.ack_table, ACK_FIELDS)]
+        with paused_gc(), plain_json_reads(self._client):
+            acks = [ack_from_row(row) for row in self._scan(self.ack_table, ACK_FIELDS)]
         return sorted(acks, key=lambda a: (a.item_id, a.at))
 
     def _scan(self, table: str, fields: tuple[str, ...]) -> Iterator[Row]:

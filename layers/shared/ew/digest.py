@@ -16,7 +16,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -98,10 +98,12 @@ def week_figures(
     today: date,
     timezone: str,
     problems: Sequence[str] = (),
+    until: datetime | None = None,
 ) -> WeekFigures:
     """The figures of the week ending `today` (local dates in `timezone`). Pings come from both the
     pings and the archive table; only pings delivered by `today` count, so a ping waiting for Monday
-    is next week's."""
+    is next week's. `until`: when the digest runs. The answers are then those of the 7 days before
+    it, so a click on Sunday evening, after that week's digest went out, is in the next one."""
     tz = ZoneInfo(timezone)
     figures = WeekFigures(today - timedelta(days=WEEK_DAYS - 1), today, problems=list(problems))
     delivered = [p for p in pings if p.sent and p.sent_on <= today]
@@ -111,7 +113,11 @@ def week_figures(
             figures.pings_by_channel[p.channel] += 1
     answered = list(acks)
     for a in answered:
-        if figures.start <= a.at.astimezone(tz).date() <= today:
+        if until is not None:
+            counted = until - timedelta(days=WEEK_DAYS) < a.at <= until
+        else:
+            counted = figures.start <= a.at.astimezone(tz).date() <= today
+        if counted:
             figures.answers[a.action] += 1
 
     pings_by_item: dict[str, list[SentPing]] = {}

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -60,6 +60,8 @@ class DispatchDeps:
     schedule_group: str
     dlq_arn: str | None = None
     lease: timedelta = DEFAULT_LEASE  # how long a "sending" claim is held (see LEASE_MARGIN)
+    # When the move arrives: quiet hours and closed days are judged then, not when the tick decided.
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
 
 
 @dataclass(frozen=True)
@@ -139,9 +141,13 @@ def dispatch(event: dict[str, Any], deps: DispatchDeps) -> Outcome:
     if request.deliver_at is not None:
         return _deliver_deferred(request, deps)
 
-    move = request.move
     calendar = deps.settings.calendar(read_rules(deps.s3, deps.rules_bucket).closed)
-    plan = plan_delivery(request.decided_at, calendar, deadline=move.anchor)
+    # A move that arrives late (a tick retried for hours, an event replayed from the DLQ on a
+    # Saturday night) is judged by the time it arrives: it waits for business time like any other,
+    # and says how many days are left on the day it goes out.
+    arrived = max(request.decided_at, deps.clock())
+    move = replace(request.move, days_left=(request.move.anchor - calendar.local_date(arrived)).days)
+    plan = plan_delivery(arrived, calendar, deadline=move.anchor)
     ping = Ping(
         move.item_id,
         move.cycle_expiry,
@@ -154,12 +160,25 @@ def dispatch(event: dict[str, Any], deps: DispatchDeps) -> Outcome:
     zone = deps.settings.timezone  # kept on the ping row: a click on it needs only that of the settings
     outcome = Outcome(SENT, move.item_id, move.move, move.recipient, planned, plan.send_at, plan.reason)
 
+    def claim() -> bool:
+        # decided_at: a cycle closed after the tick decided this move (a renewal typed into the sheet
+        # leaves no Renew to find) makes it stale, however late it arrives.
+        return deps.store.claim(
+            ping,
+            plan.send_at,
+            planned,
+            "sending",
+            lease=deps.lease,
+            timezone=zone,
+            decided_at=request.decided_at,
+        )
+
     if plan.deferred:
         # Claimed as "sending" (a lease) until the schedule exists, then "scheduled": an attempt killed
         # in between leaves a lease that Lambda's retry takes over to create the schedule, where a
         # "scheduled" row with no schedule behind it would make that retry a duplicate and the alert
         # would never go. Creating the schedule again is harmless (its name is the ping's).
-        if not deps.store.claim(ping, plan.send_at, planned, "sending", lease=deps.lease, timezone=zone):
+        if not claim():
             return _duplicate(outcome)
         try:
             _schedule(request, plan.send_at, deps)
@@ -170,13 +189,13 @@ def dispatch(event: dict[str, Any], deps: DispatchDeps) -> Outcome:
         deps.store.mark_scheduled(move.item_id, move.chain_index)
         return _with(outcome, status=SCHEDULED)
 
-    if not deps.store.claim(ping, plan.send_at, planned, "sending", lease=deps.lease, timezone=zone):
+    if not claim():
         return _duplicate(outcome)
 
     def give_back() -> None:
         deps.store.release(move.item_id, move.chain_index)
 
-    return _send(request.item, move, request.decided_at, deps, outcome, give_back)
+    return _send(request.item, move, arrived, deps, outcome, give_back)
 
 
 def _deliver_deferred(request: Request, deps: DispatchDeps) -> Outcome:

@@ -26,6 +26,7 @@ from ew.summary import (
     report_month,
     summary_email,
 )
+from opskit.bulk_reads import bulk_load
 from opskit.converse import TextModel
 from opskit.mail import build_message, send_raw
 from opskit.state import StateTable
@@ -91,8 +92,11 @@ def summary_month(event: dict[str, Any] | None, now: datetime, timezone: str) ->
 
 
 def build_figures(deps: SummaryDeps, month: date) -> MonthFigures:
-    items, _problems = registry_items(deps.s3, deps.registry_bucket, deps.settings.date_order)
-    return month_figures(items, deps.activity.pings(), deps.activity.acks(), month, deps.settings.timezone)
+    with bulk_load() as loaded:  # as the digest's build_digest
+        items, _problems = registry_items(deps.s3, deps.registry_bucket, deps.settings.date_order)
+        pings, acks = deps.activity.pings(), deps.activity.acks()
+        loaded()
+        return month_figures(items, pings, acks, month, deps.settings.timezone)
 
 
 def write_paragraph(figures: MonthFigures, model: TextModel | None) -> tuple[str, str]:

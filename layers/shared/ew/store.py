@@ -253,9 +253,11 @@ class ChainStore:
         *,
         lease: timedelta = DEFAULT_LEASE,
         timezone: str | None = None,
+        decided_at: datetime | None = None,
     ) -> bool:
         """Conditional put: True if this call owns the ping; False if there is nothing to send (a
-        duplicate of a ping already sent or scheduled, or a cycle a Renew has closed). Raises
+        duplicate of a ping already sent or scheduled, or a cycle a Renew has closed, or one closed
+        after `decided_at`, when the move was decided: a renewal typed into the sheet). Raises
         ClaimHeld while another attempt's "sending" lease runs; a lease that has passed is taken over
         (its holder died mid-send). A "sending" claim is held for `lease` from now.
 
@@ -288,7 +290,9 @@ class ChainStore:
                 self.heads_table, ping.item_id, row["cycle_expiry"]["S"], dict([_ping_entry(row)])
             )
             if self._transact([{"Put": put}, {"Update": head}]):
-                if self.renewed(ping.item_id, ping.cycle_expiry):
+                if self.renewed(ping.item_id, ping.cycle_expiry) or (
+                    decided_at is not None and self.closed_since(ping.item_id, ping.cycle_expiry, decided_at)
+                ):
                     # Checked after the put: a Renew recorded before this point is seen here, and
                     # one recorded after it archives this row with the rest of the chain.
                     self.release(ping.item_id, ping.chain_index, status=status)
@@ -547,6 +551,30 @@ class ChainStore:
                 return
             at += timedelta(microseconds=1)
         raise RuntimeError(f"could not record an ack for {ack.item_id}: its time slot is taken")
+
+    def closed_since(self, item_id: str, cycle_expiry: date, moment: datetime) -> bool:
+        """Were pings of this cycle archived at or after `moment`? Then the cycle was closed (a renewal
+        typed into the sheet leaves no Renew ack) after a move decided at `moment`: that move is stale.
+        A cycle the sheet reopens later is alerted again: its moves are decided after the archive."""
+        params: dict[str, Any] = {
+            "TableName": self.archive_table,
+            "KeyConditionExpression": "item_id = :item AND begins_with(chain_key, :cycle)",
+            "FilterExpression": "archived_at >= :moment",
+            "ExpressionAttributeValues": {
+                ":item": _s(item_id),
+                ":cycle": _s(f"{cycle_expiry.isoformat()}#"),
+                ":moment": _s(_utc_iso(moment)),
+            },
+            "ProjectionExpression": "item_id",
+        }
+        while True:
+            page = self._client.query(**params)
+            if page.get("Items"):
+                return True
+            last = page.get("LastEvaluatedKey")
+            if not last:
+                return False
+            params["ExclusiveStartKey"] = last
 
     def renewed(self, item_id: str, cycle_expiry: date) -> bool:
         """Has a Renew closed this cycle? The same rule as the tick's (`ew.chain.current_item`): a
