@@ -162,9 +162,9 @@ FUNCTIONS = [
     # ack-handler's memory buys the CPU a cold click needs inside Slack's 3 s (template.yaml); what its
     # handler reads is checked in test_ack_handler_environment_has_what_its_runtime_reads.
     ("AckHandlerFunction", "ack_handler", "ack-handler", 1536, 15, 2, "AckHandlerDLQ", None),
-    ("DigestFunction", "digest", "digest", 256, 60, 2, "DigestDLQ",
+    ("DigestFunction", "digest", "digest", 1024, 180, 2, "DigestDLQ",
      {"EW_PINGS_TABLE", "EW_ARCHIVE_TABLE", "EW_ACK_TABLE", "EW_REGISTRY_BUCKET"}),
-    ("SummaryFunction", "summary", "summary", 512, 120, 2, "SummaryDLQ",
+    ("SummaryFunction", "summary", "summary", 1024, 240, 2, "SummaryDLQ",
      {"EW_PINGS_TABLE", "EW_ARCHIVE_TABLE", "EW_ACK_TABLE", "EW_REGISTRY_BUCKET"}),
     ("DriveSyncFunction", "drive_sync", "drive-sync", 1024, 120, 1, "DriveSyncDLQ",
      {"EW_DRIVE_SA_SECRET", "EW_STATE_TABLE"}),

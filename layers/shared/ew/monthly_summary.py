@@ -35,9 +35,9 @@ log = logging.getLogger(__name__)
 
 # The global cross-Region inference profile of Claude Haiku 4.5 (template.yaml grants exactly it).
 MODEL_ID = "global.anthropic.claude-haiku-4-5-20251001-v1:0"
-# summary's Timeout in template.yaml is 120 s; Lambda's first retry of a failed run comes about a
+# summary's Timeout in template.yaml is 240 s; Lambda's first retry of a failed run comes about a
 # minute after it failed (see ew.reporting.OncePerPeriod).
-LEASE = timedelta(seconds=150)
+LEASE = timedelta(seconds=270)
 KEEP = timedelta(days=400)
 SENT, DUPLICATE = "sent", "duplicate"
 

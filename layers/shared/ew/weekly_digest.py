@@ -24,9 +24,9 @@ from opskit.state import StateTable
 
 log = logging.getLogger(__name__)
 
-# digest's Timeout in template.yaml is 60 s: a claim older than this belongs to a run that is gone,
+# digest's Timeout in template.yaml is 180 s: a claim older than this belongs to a run that is gone,
 # and Lambda's first retry of a failed run comes about a minute after it failed.
-LEASE = timedelta(seconds=90)
+LEASE = timedelta(seconds=210)
 KEEP = timedelta(days=60)
 SENT, DUPLICATE = "sent", "duplicate"
 
