@@ -38,6 +38,7 @@ def deps(lease: timedelta) -> DispatchDeps:
         scheduler_role_arn=runtime.env("EW_SCHEDULER_ROLE_ARN"),
         schedule_group=runtime.env("EW_SCHEDULE_GROUP", "default"),
         dlq_arn=runtime.env("EW_DEFERRAL_DLQ_ARN", "") or None,
+        registry_bucket=runtime.env("EW_REGISTRY_BUCKET"),
         lease=lease,
         clock=clock,
     )

@@ -15,11 +15,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from ew.cards import BUTTONS, email_content, renewal_default, slack_card
 from ew.chain import MOVES, RENEW, Move, Ping, PingRef
-from ew.daily_tick import read_rules, read_voice
+from ew.daily_tick import TickError, UnreadableInput, read_registry, read_rules, read_voice
 from ew.items import Item, channel_for, is_email, item_from_row
 from ew.settings import Settings
 from ew.store import DEFAULT_LEASE, ChainStore
@@ -33,11 +32,16 @@ from opskit.slack import SlackGateway, SlackUnavailable
 log = logging.getLogger(__name__)
 
 LINK_LIFETIME = timedelta(days=14)
-SENT, SCHEDULED, DUPLICATE = "sent", "scheduled", "duplicate"
+SENT, SCHEDULED, DUPLICATE, SKIPPED = "sent", "scheduled", "duplicate", "skipped"
 MOVE_TYPES = tuple(f"ew.{move}" for move in MOVES)  # the detail-types daily-tick emits
 # A claim is held for the invocation's remaining time (Lambda stops it at its timeout) plus this margin
 # for clock differences: 30 s + 10 s for dispatch, well before Lambda's first retry (~1 minute).
 LEASE_MARGIN = timedelta(seconds=10)
+# A move that arrives this long after the tick decided it (a retry for hours, a DLQ replay) is checked
+# against the sheet as it is now, as a deferred one always is: the sheet may have moved meanwhile. A move
+# on time is not (drive-sync mirrors every 15 minutes: the sheet the tick read is the one in force), so
+# the hundreds of sends of a tick do not each read the whole registry.
+LATE_AFTER = timedelta(minutes=15)
 
 
 class DispatchError(RuntimeError):
@@ -59,6 +63,7 @@ class DispatchDeps:
     scheduler_role_arn: str
     schedule_group: str
     dlq_arn: str | None = None
+    registry_bucket: str = ""  # registry.csv, re-read for a deferred or late move ("" = not re-read)
     lease: timedelta = DEFAULT_LEASE  # how long a "sending" claim is held (see LEASE_MARGIN)
     # When the move arrives: quiet hours and closed days are judged then, not when the tick decided.
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
@@ -146,6 +151,11 @@ def dispatch(event: dict[str, Any], deps: DispatchDeps) -> Outcome:
     # Saturday night) is judged by the time it arrives: it waits for business time like any other,
     # and says how many days are left on the day it goes out.
     arrived = max(request.decided_at, deps.clock())
+    if arrived - request.decided_at > LATE_AFTER:
+        rechecked = _recheck_in_sheet(request, deps)
+        if isinstance(rechecked, str):
+            return _skipped(request, arrived, rechecked)
+        request = rechecked
     move = replace(request.move, days_left=(request.move.anchor - calendar.local_date(arrived)).days)
     plan = plan_delivery(arrived, calendar, deadline=move.anchor)
     ping = Ping(
@@ -199,20 +209,93 @@ def dispatch(event: dict[str, Any], deps: DispatchDeps) -> Outcome:
 
 
 def _deliver_deferred(request: Request, deps: DispatchDeps) -> Outcome:
+    """The deferral's schedule fired (or was retried, or replayed from its DLQ). Checked against the sheet
+    as it is now (the item may be gone, retired, renewed or handed to another owner since the tick
+    decided) and against business time at arrival (a late retry may land in the night again)."""
     assert request.deliver_at is not None
-    # The message says how many days are left on the day it arrives, not on the day it was decided.
-    delivery_day = request.deliver_at.astimezone(ZoneInfo(deps.settings.timezone)).date()
-    move = replace(request.move, days_left=(request.move.anchor - delivery_day).days)
+    original = request.move
+    rechecked = _recheck_in_sheet(request, deps)  # before the claim: a failed read holds nothing
+    calendar = deps.settings.calendar(read_rules(deps.s3, deps.rules_bucket).closed)
+    arrived = max(request.deliver_at, deps.clock())
     outcome = Outcome(
-        SENT, move.item_id, move.move, move.recipient, channel_for(move.recipient), request.deliver_at
+        SENT, original.item_id, original.move, original.recipient, channel_for(original.recipient), arrived
     )
-    if not deps.store.start_deferred(move.item_id, move.chain_index, move.cycle_expiry, lease=deps.lease):
+    if not deps.store.start_deferred(
+        original.item_id, original.chain_index, original.cycle_expiry, lease=deps.lease
+    ):
         return _duplicate(outcome)
+    if isinstance(rechecked, str):
+        # Never sent: the ping is given back, so a chain the sheet brings back is alerted afresh.
+        deps.store.release(original.item_id, original.chain_index)
+        return _skipped(request, arrived, rechecked)
 
     def give_back() -> None:
-        deps.store.return_to_scheduled(move.item_id, move.chain_index)
+        deps.store.return_to_scheduled(original.item_id, original.chain_index)
 
-    return _send(request.item, move, request.deliver_at, deps, outcome, give_back)
+    anchor = rechecked.move.anchor
+    plan = plan_delivery(arrived, calendar, deadline=anchor)
+    if plan.deferred:
+        # Arrived outside business time (a retry hours late, a replay at the weekend): wait again, under
+        # a name of its own (the schedule that fired may not be deleted yet).
+        try:
+            _schedule(request, plan.send_at, deps, again=True)
+        except Exception:
+            give_back()
+            raise
+        give_back()
+        return _with(outcome, status=SCHEDULED, send_at=plan.send_at, reason=plan.reason)
+    # The message says how many days are left on the day it arrives, not on the day it was decided.
+    move = replace(rechecked.move, days_left=(anchor - calendar.local_date(arrived)).days)
+    outcome = _with(
+        outcome, recipient=move.recipient, channel=channel_for(move.recipient), reason=plan.reason
+    )
+    return _send(rechecked.item, move, arrived, deps, outcome, give_back)
+
+
+def recheck(sent: Item, move: Move, current: Item | None) -> tuple[Item, Move] | str:
+    """The move against the item as the sheet shows it now: (the item and move to send), or why nothing
+    is sent. Gone, retired or another cycle (the expiry changed: renewed or corrected in the sheet):
+    nothing. Another owner: the owner's messages go to the new one. Other edits (notes, notice date,
+    link) are shown as they are now."""
+    if current is None:
+        return "the item is no longer in the sheet"
+    if current.status == "retired":
+        return "the item is retired in the sheet"
+    if current.expiry_date != move.cycle_expiry:
+        return f"the sheet now shows another expiry ({current.expiry_date}): this cycle is closed"
+    if current.owner != sent.owner:
+        if move.recipient == sent.owner:
+            move = replace(move, recipient=current.owner)
+        if move.escalated_from == sent.owner:
+            move = replace(move, escalated_from=current.owner)
+    return current, replace(move, anchor=current.anchor)
+
+
+def _recheck_in_sheet(request: Request, deps: DispatchDeps) -> Request | str:
+    if not deps.registry_bucket:
+        return request
+    try:
+        registry = read_registry(deps.s3, deps.registry_bucket, deps.settings.date_order)
+    except UnreadableInput:
+        raise  # S3 refused (access, archived object): fail, so the retry and then the DLQ see it
+    except TickError as exc:
+        # No registry.csv at all (never mirrored, or deleted by hand): there is no "now" to check
+        # against, and dropping the alert would lose it silently; it goes as the tick decided it.
+        log.warning("%s: sent as decided, not checked against the sheet: %s", request.move.item_id, exc)
+        return request
+    current = next((item for item in registry.items if item.item_id == request.move.item_id), None)
+    checked = recheck(request.item, request.move, current)
+    if isinstance(checked, str):
+        return checked
+    item, move = checked
+    return replace(request, item=item, move=move)
+
+
+def _skipped(request: Request, at: datetime, reason: str) -> Outcome:
+    move = request.move
+    # IDs and dates only in the log (DESIGN.md §9): the reason names no person.
+    log.info("%s ping %s (cycle %s) not sent: %s", move.item_id, move.move, move.cycle_expiry, reason)
+    return Outcome(SKIPPED, move.item_id, move.move, move.recipient, channel_for(move.recipient), at, reason)
 
 
 def _send(
@@ -229,9 +312,12 @@ def _send(
     return _with(outcome, channel=channel, fell_back=fell_back)
 
 
-def _schedule(request: Request, at: datetime, deps: DispatchDeps) -> None:
+def _schedule(request: Request, at: datetime, deps: DispatchDeps, *, again: bool = False) -> None:
     move = request.move
-    name = schedule_name("ping", move.item_id, move.cycle_expiry.isoformat(), str(move.chain_index))
+    parts = ["ping", move.item_id, move.cycle_expiry.isoformat(), str(move.chain_index)]
+    if again:
+        parts.append(f"{at.astimezone(UTC):%Y%m%dT%H%M}")
+    name = schedule_name(*parts)
     schedule_once(
         deps.scheduler,
         name,
