@@ -158,7 +158,7 @@ def test_runtime_is_python313_on_arm64_everywhere():
 # seen to read (a check that the reader of the handler's code finds them).
 FUNCTIONS = [
     ("DailyTickFunction", "daily_tick", "daily-tick", 1769, 60, 2, "DailyTickDLQ", set()),
-    ("DispatchFunction", "dispatch", "dispatch", 256, 30, 2, "DispatchDLQ", set()),
+    ("DispatchFunction", "dispatch", "dispatch", 1024, 30, 2, "DispatchDLQ", set()),
     # ack-handler's memory buys the CPU a cold click needs inside Slack's 3 s (template.yaml); what its
     # handler reads is checked in test_ack_handler_environment_has_what_its_runtime_reads.
     ("AckHandlerFunction", "ack_handler", "ack-handler", 1536, 15, 2, "AckHandlerDLQ", None),
