@@ -3,6 +3,8 @@ holds only a pasted image, and a second mail about a contract already in the reg
 
 from __future__ import annotations
 
+import base64
+from email.message import EmailMessage
 from typing import Any
 
 import pytest
@@ -14,6 +16,10 @@ INTAKE = "C04INTAKE1"
 SETTINGS = {"timezone": "Europe/London", "intake_channel": INTAKE}
 SHEET = "item_id,item,expiry_date,owner\nACME-001,Fire alarm service,2027-02-01,U04OPS0001\n"
 RAW = NAMES["EW_RAW_MIME_BUCKET"]
+# a 1x1 PNG: what it shows does not matter, only that it is a picture
+PNG = base64.b64decode(
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
+)
 PASS = {"X-SES-Spam-Verdict": "PASS", "X-SES-Virus-Verdict": "PASS"}
 
 
@@ -43,3 +49,34 @@ def test_a_year_first_date_with_slashes_or_dots_is_the_proposed_expiry(
     assert answer["mails"][0]["expiry_date"] == "2027-02-28"
     (card,) = cloud.slack.in_channel(INTAKE)
     assert "no expiry" not in card_text(card).lower()
+
+
+def pasted_photo_mail(message_id: str, filename: str | None) -> bytes:
+    """What a mail client sends for a photo pasted into the text: HTML with <img src="cid:…"> and the
+    picture as an inline part of multipart/related (no attachment, no words)."""
+    message = EmailMessage()
+    for name, value in PASS.items():
+        message[name] = value
+    message["From"] = "Ana Lopez <ana@acme.example>"
+    message["To"] = "expires@acme.example"
+    message["Subject"] = "Fwd: gas certificate"
+    message["Message-ID"] = message_id
+    message.set_content('<html><body><div><img src="cid:photo1"></div></body></html>', subtype="html")
+    extra = {"filename": filename} if filename else {}
+    message.add_related(PNG, maintype="image", subtype="png", cid="<photo1>", disposition="inline", **extra)
+    return message.as_bytes()
+
+
+@pytest.mark.parametrize(
+    ("filename", "named"), [("IMG_2041.png", "IMG_2041.png"), (None, "a pasted PNG image")]
+)
+def test_a_mail_holding_only_a_pasted_photo_says_so_on_its_card(
+    cloud: LocalCloud, filename: str | None, named: str
+) -> None:
+    answer = deliver(cloud, "inbound/photo", pasted_photo_mail("<photo@acme.example>", filename))
+    assert answer["mails"][0]["outcome"] == "proposed"
+    (card,) = cloud.slack.in_channel(INTAKE)
+    shown = card_text(card)
+    assert f"the mail holds only an image in its text ({named}) and no attachment" in shown
+    assert "images in a mail are not read" in shown
+    assert "no text and no attachment to read" not in shown
