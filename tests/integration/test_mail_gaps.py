@@ -62,8 +62,10 @@ def pasted_photo_mail(message_id: str, filename: str | None) -> bytes:
     message["Subject"] = "Fwd: gas certificate"
     message["Message-ID"] = message_id
     message.set_content('<html><body><div><img src="cid:photo1"></div></body></html>', subtype="html")
-    extra = {"filename": filename} if filename else {}
-    message.add_related(PNG, maintype="image", subtype="png", cid="<photo1>", disposition="inline", **extra)
+    if filename:
+        message.add_related(PNG, "image", "png", cid="<photo1>", disposition="inline", filename=filename)
+    else:
+        message.add_related(PNG, "image", "png", cid="<photo1>", disposition="inline")
     return message.as_bytes()
 
 
