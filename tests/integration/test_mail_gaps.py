@@ -11,6 +11,7 @@ import pytest
 
 from ew_local.cloud import NAMES, LocalCloud, s3_created_event
 from ew_local.sample_documents import eml_bytes, text_pdf
+from ew_local.slack_payloads import button_click
 
 INTAKE = "C04INTAKE1"
 SETTINGS = {"timezone": "Europe/London", "intake_channel": INTAKE}
@@ -82,3 +83,57 @@ def test_a_mail_holding_only_a_pasted_photo_says_so_on_its_card(
     assert f"the mail holds only an image in its text ({named}) and no attachment" in shown
     assert "images in a mail are not read" in shown
     assert "no text and no attachment to read" not in shown
+
+
+def contract_mail(message_id: str, item: str, expiry: str) -> bytes:
+    return eml_bytes(
+        sender="Ana Lopez <ana@acme.example>",
+        subject=f"Fwd: {item}",
+        text=f"{item}\nThe service contract expires on {expiry}.\n",
+        headers=PASS,
+        message_id=message_id,
+    )
+
+
+def approve(cloud: LocalCloud, card: dict[str, Any]) -> None:
+    message = {"channel": INTAKE, "ts": card["ts"], "text": card["text"], "blocks": card["blocks"]}
+    cloud.slack_click(button_click(message, "proposal_approve", "U04OPS0001"))
+
+
+def test_a_second_mail_about_an_item_already_in_the_sheet_warns_that_approve_adds_a_second_row(
+    cloud: LocalCloud,
+) -> None:
+    # The same contract forwarded again by someone else (another Message-ID), the name typed otherwise.
+    deliver(
+        cloud,
+        "inbound/again",
+        contract_mail("<again@acme.example>", "FIRE ALARM  service", "1 February 2027"),
+    )
+    (card,) = cloud.slack.in_channel(INTAKE)
+    assert card_text(card).count("already in the sheet") == 1
+    assert (
+        "this item is already in the sheet as ACME-001 (row 2, expiry 1 Feb 2027): Approve adds a second row"
+        in card_text(card)
+    )
+    approve(cloud, card)  # a warning, never a refusal: the person decides
+    assert len(cloud.sheet_rows()) == 3  # header, ACME-001, the new row
+
+
+def test_a_renewal_notice_for_an_item_in_the_sheet_names_the_row_to_change(cloud: LocalCloud) -> None:
+    deliver(
+        cloud,
+        "inbound/renewal",
+        contract_mail("<renewal@acme.example>", "Fire alarm service", "1 February 2028"),
+    )
+    (card,) = cloud.slack.in_channel(INTAKE)
+    assert (
+        "an item with this name is already in the sheet as ACME-001 (row 2, expiry 1 Feb 2027): Approve adds "
+        "a second row; if this is its renewal, change that row's expiry_date in the sheet and Discard this"
+        in card_text(card)
+    )
+
+
+def test_a_new_item_has_no_such_warning(cloud: LocalCloud) -> None:
+    deliver(cloud, "inbound/new", contract_mail("<new@acme.example>", "Lift maintenance", "1 February 2027"))
+    (card,) = cloud.slack.in_channel(INTAKE)
+    assert "already in the sheet" not in card_text(card)
