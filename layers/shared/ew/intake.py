@@ -204,7 +204,8 @@ def already_in_registry(fields: Mapping[str, str], items: Sequence[Item]) -> tup
     the card says so and Approve still works. Matched by name alone, so a renewal notice (same name, a
     later expiry) is caught too: approving it would leave the old row alerting beside the new one."""
     name = _name_key(fields.get("item", ""))
-    same = [i for i in items if name and _name_key(i.item) == name]
+    # a retired row is no longer watched: a new contract of the same name is a new row
+    same = [i for i in items if name and _name_key(i.item) == name and i.status != "retired"]
     if not same:
         return ()
     try:
