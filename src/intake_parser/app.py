@@ -15,7 +15,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from ew import runtime
 from ew.extraction import BedrockModel
-from ew.intake import DROPPED, PROPOSED, IntakeDeps, registry_people, resume_after_ocr, run_intake
+from ew.intake import DROPPED, PROPOSED, IntakeDeps, registry_read, resume_after_ocr, run_intake
 
 logger = Logger()
 metrics = Metrics()
@@ -32,7 +32,7 @@ def deps() -> IntakeDeps:
         settings=runtime.settings(),
         source_bucket=runtime.env("EW_SOURCE_BUCKET"),
         model=BedrockModel(runtime.extraction_bedrock(), model_id) if model_id else None,
-        known_people=lambda: registry_people(
+        registry=lambda: registry_read(
             runtime.client("s3"), runtime.env("EW_REGISTRY_BUCKET"), runtime.settings().date_order
         ),
         # Scanned PDFs go to Textract only when the template gave its topic (else: "needs OCR").

@@ -128,9 +128,21 @@ def source_from_mail(mail: MailDocument) -> Source:
             sections.append((document.name, heading + document.text))
     text, parts = _join(sections)
     if not problems and not any(d.readable for d in mail.parts):
-        problems.append("the mail has no text and no attachment to read")
+        problems.append(_nothing_read(mail))
     return Source(
         text, where, mail.subject, mail.sender, parts, tuple(problems), "", mail.parts, mail.message_id
+    )
+
+
+def _nothing_read(mail: MailDocument) -> str:
+    if not mail.inline_images:
+        return "the mail has no text and no attachment to read"
+    # A photo of a certificate pasted into the mail: say so, or the sender thinks the mail came empty.
+    names = ", ".join(mail.inline_images)
+    only = "only an image" if len(mail.inline_images) == 1 else "only images"
+    return (
+        f"the mail holds {only} in its text ({names}) and no attachment: images in a mail are not "
+        "read, so attach the document (a PDF) or fill in the row by hand"
     )
 
 

@@ -16,16 +16,18 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from ew import proposals
 from ew.extraction import ProposalModel, Source, extract, source_from_mail, to_draft
+from ew.items import Item
 from ew.settings import Settings
+from opskit.dates import human_date
 from opskit.documents import LIMITS, PDF, read_mail
 from opskit.slack import SlackGateway
 from opskit.state import Done, StateTable
@@ -60,9 +62,9 @@ class IntakeDeps:
     settings: Settings
     source_bucket: str  # where each source file is copied, for the card to point at
     model: ProposalModel | None = None  # None: the offline reader only
-    # The people the registry names (owners, owner emails): the model's owner guess is kept only if it
-    # is one of them or the sender. Read only when a model is asked.
-    known_people: Callable[[], Iterable[str]] = field(default=lambda: ())
+    # The registry's items, read once per card: the people it names (owners, owner emails) are the only
+    # owners a model may guess besides the sender, and an item already there gets a warning.
+    registry: Callable[[], Sequence[Item]] = field(default=lambda: ())
     textract: Any | None = None  # with ocr_topic_arn: scanned PDFs go to Textract (else "needs OCR")
     ocr_topic_arn: str = ""
     ocr_role_arn: str = ""
@@ -170,7 +172,8 @@ def _post(
 
 def _proposal(deps: IntakeDeps, source: Source, proposal_id: str, links: list[str]) -> proposals.Proposal:
     # Read before the reader's guard below: the registry's problems are not the mail's.
-    known = tuple(deps.known_people()) if deps.model is not None else ()
+    items = deps.registry()
+    known = tuple(people(items)) if deps.model is not None else ()
     try:
         extraction = extract(
             source, model=deps.model, known_people=known, date_order=deps.settings.date_order
@@ -187,7 +190,36 @@ def _proposal(deps: IntakeDeps, source: Source, proposal_id: str, links: list[st
     if links:
         described += " · Source: " + ", ".join(links)
     base = draft.proposal(proposal_id)
-    return proposals.Proposal(proposal_id, base.fields, described, base.warnings)
+    warnings = base.warnings + already_in_registry(base.fields, items)
+    return proposals.Proposal(proposal_id, base.fields, described, warnings)
+
+
+def _name_key(name: str) -> str:
+    return " ".join(name.split()).casefold()
+
+
+def already_in_registry(fields: Mapping[str, str], items: Sequence[Item]) -> tuple[str, ...]:
+    """The warning for a proposal whose item the sheet already has (a second mail about the same
+    contract has its own Message-ID, so it makes its own card): as calendar-sync does for a moved event,
+    the card says so and Approve still works. Matched by name alone, so a renewal notice (same name, a
+    later expiry) is caught too: approving it would leave the old row alerting beside the new one."""
+    name = _name_key(fields.get("item", ""))
+    # a retired row is no longer watched: a new contract of the same name is a new row
+    same = [i for i in items if name and _name_key(i.item) == name and i.status != "retired"]
+    if not same:
+        return ()
+    try:
+        proposed: date | None = date.fromisoformat(fields.get("expiry_date", ""))
+    except ValueError:
+        proposed = None
+    found = next((i for i in same if i.expiry_date == proposed), same[0])
+    where = f"{found.item_id} (row {found.row}, expiry {human_date(found.expiry_date)})"
+    if found.expiry_date == proposed:
+        return (f"this item is already in the sheet as {where}: Approve adds a second row; Discard this",)
+    return (
+        f"an item with this name is already in the sheet as {where}: Approve adds a second row; if this "
+        "is its renewal, change that row's expiry_date in the sheet and Discard this",
+    )
 
 
 # -- scans: Textract, asynchronously -----------------------------------------------------------------
@@ -301,15 +333,25 @@ def _keep_sources(deps: IntakeDeps, source: Source, raw: bytes, proposal_id: str
     return links
 
 
-def registry_people(s3: Any, bucket: str, date_order: str | None) -> list[str]:
-    """Owners and owner emails in the mirrored registry; none when it cannot be read (the sender is
-    then the only owner a model may name: a registry problem is the sheet's, never the mail's)."""
+def registry_read(s3: Any, bucket: str, date_order: str | None) -> list[Item]:
+    """The mirrored registry's items; none when it cannot be read (the sender is then the only owner a
+    model may name, and no card warns of a second row: a registry problem is the sheet's, never the
+    mail's)."""
     from ew.daily_tick import UnreadableInput
     from ew.reporting import registry_items
 
     try:
         items, _ = registry_items(s3, bucket, date_order)
     except UnreadableInput as exc:
-        log.warning("the registry could not be read for known owners: %s", exc)
+        log.warning("the registry could not be read for known owners and items: %s", exc)
         return []
+    return items
+
+
+def people(items: Sequence[Item]) -> list[str]:
+    """Owners and owner emails the registry names."""
     return sorted({p for i in items for p in (i.owner, i.owner_email) if p})
+
+
+def registry_people(s3: Any, bucket: str, date_order: str | None) -> list[str]:
+    return people(registry_read(s3, bucket, date_order))

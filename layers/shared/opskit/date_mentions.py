@@ -5,6 +5,9 @@
 thing everywhere: ISO `2026-03-01` (a time may follow), `1 Mar 2026`, `1st March, 2026`,
 `1st day of March 2026`, `1-Mar-2026`, `March 1, 2026`, `Mar. 1st 2026`; numeric `01/03/2026`,
 `01.03.2026` or `01-03-2026` only when the caller gives the date order (DESIGN.md §5).
+Text also writes year first with slashes or dots (`2026/03/01`, `2026.03.01`, a certificate's habit):
+year first is always year-month-day, so these are read as ISO with no date order. Compact `20260301`
+is not: any eight-digit reference (a policy or invoice number) would pass for a date.
 """
 
 from __future__ import annotations
@@ -22,7 +25,8 @@ _MONTH = (
 _ORDINAL = r"(?:st|nd|rd|th)?"
 _PATTERN = re.compile(
     rf"""
-    (?<![\w/.-])(?P<iso_y>\d{{4}})-(?P<iso_m>\d{{1,2}})-(?P<iso_d>\d{{1,2}})(?!\d|-\d)
+    (?<![\w/.-])(?P<iso_y>\d{{4}})(?P<iso_sep>[/.-])(?P<iso_m>\d{{1,2}})(?P=iso_sep)(?P<iso_d>\d{{1,2}})
+        (?!\d|[/.-]\d)
   | (?<![\w.])(?P<df_d>\d{{1,2}}){_ORDINAL}(?:\s+day)?(?:\s+of)?[\s-]+(?P<df_m>{_MONTH})\.?,?[\s-]+
         (?P<df_y>\d{{4}})(?!\d)
   | (?<![\w])(?P<mf_m>{_MONTH})\.?\s+(?:the\s+)?(?P<mf_d>\d{{1,2}}){_ORDINAL},?\s+(?P<mf_y>\d{{4}})(?!\d)

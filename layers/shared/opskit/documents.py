@@ -136,6 +136,9 @@ class MailDocument:
     attachments: tuple[DocumentText, ...] = ()
     problems: tuple[str, ...] = ()  # about the mail as a whole (too large, too many attachments, ...)
     size: int = 0
+    # Pictures in the body (a pasted photo, a signature logo), by file name or type: they are not read,
+    # but a mail holding nothing else must say it had one rather than "no text".
+    inline_images: tuple[str, ...] = ()
 
     @property
     def refused(self) -> str:
@@ -216,8 +219,9 @@ def read_mail(raw: bytes, limits: Limits = LIMITS) -> MailDocument:
     bodies: list[tuple[str, str]] = []  # (kind, text) in mail order
     found: list[Message] = []  # attachment parts
     problems: list[str] = []
+    images: list[str] = []
     try:
-        _walk(message, bodies, found, problems, 0, limits)
+        _walk(message, bodies, found, problems, images, 0, limits)
     except Exception as exc:  # a MIME structure the email package chokes on: keep what was sorted
         problems.append(f"part of the mail could not be read ({type(exc).__name__})")
     if mail.virus_verdict == "PROCESSING_FAILED":
@@ -254,7 +258,13 @@ def read_mail(raw: bytes, limits: Limits = LIMITS) -> MailDocument:
         )
         budget -= len(document.text)
         attachments.append(document)
-    return replace(mail, body=body, attachments=tuple(attachments), problems=tuple(problems))
+    return replace(
+        mail,
+        body=body,
+        attachments=tuple(attachments),
+        problems=tuple(problems),
+        inline_images=tuple(images),
+    )
 
 
 # -- mail structure --------------------------------------------------------------------------------
@@ -319,6 +329,7 @@ def _walk(
     bodies: list[tuple[str, str]],
     found: list[Message],
     problems: list[str],
+    images: list[str],
     depth: int,
     limits: Limits,
 ) -> None:
@@ -338,7 +349,7 @@ def _walk(
             return
         subject = " ".join(str(inner.get("subject", "") or "").split())[:200]
         bodies.append((TEXT, f"---------- Forwarded message ----------\nSubject: {subject}"))
-        _walk(inner, bodies, found, problems, depth + 1, limits)
+        _walk(inner, bodies, found, problems, images, depth + 1, limits)
         return
     if part.get_content_maintype() == "multipart" and not part.is_multipart():
         # no boundary where the header says there is one: the parser keeps it all as one text
@@ -350,7 +361,7 @@ def _walk(
         if content_type == "multipart/alternative" and children:
             children = [_best_alternative(children)]
         for child in children:
-            _walk(child, bodies, found, problems, depth, limits)
+            _walk(child, bodies, found, problems, images, depth, limits)
         return
     disposition = part.get_content_disposition()
     if (
@@ -362,7 +373,8 @@ def _walk(
         bodies.append((HTML, html_to_text(text)) if content_type == "text/html" else (TEXT, text))
         return
     if part.get_content_maintype() == "image" and disposition != "attachment":
-        return  # a logo or a picture in the body
+        images.append(_image_name(part))  # a logo or a picture in the body: not read
+        return
     if content_type in ("application/pgp-signature", "application/pkcs7-signature", "text/x-vcard"):
         return
     found.append(part)
@@ -417,6 +429,14 @@ def _decoded_text(part: Message) -> str:
         return payload.decode("utf-8")
     except UnicodeDecodeError:
         return content
+
+
+def _image_name(part: Message) -> str:
+    try:
+        filename = part.get_filename()
+    except Exception:
+        filename = None
+    return clean_name(filename or "") or f"a pasted {part.get_content_subtype().upper()} image"
 
 
 def _part_name(part: Message, index: int) -> str:
