@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 from ew import proposals
-from ew_local.cloud import LocalCloud
+from ew_local.cloud import SHEET_ID, SHEET_TAB, LocalCloud
 from opskit.slack import SlackGateway, make_client
 from opskit.state import StateTable
 
@@ -91,3 +91,12 @@ def token(url: str) -> str:
 def admin_messages(cloud: LocalCloud) -> list[str]:
     """What the admin was told in Slack (their DMs), oldest first."""
     return [str(m["text"]) for m in cloud.slack.messages() if m["channel"] == ADMIN_SLACK]
+
+
+def set_expiry(cloud: LocalCloud, item_id: str, expiry: str) -> None:
+    """Type a new expiry into the sheet's row of `item_id` (as a renewal typed into the sheet)."""
+    header, *rows = cloud.sheet_rows()
+    for row in rows:
+        if row[0] == item_id:
+            row[header.index("expiry_date")] = expiry
+    cloud.google.add_sheet(SHEET_ID, SHEET_TAB, [header, *rows])

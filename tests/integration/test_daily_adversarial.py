@@ -12,9 +12,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from alerts import set_expiry
 
 from ew import runtime
-from ew_local.cloud import SHEET_ID, SHEET_TAB, LocalCloud
+from ew_local.cloud import LocalCloud
 
 EVENTS = Path(__file__).resolve().parents[2] / "events" / "dispatch"
 LONDON = ZoneInfo("Europe/London")
@@ -83,14 +84,6 @@ def tick_events(cloud: LocalCloud, now: datetime) -> list[dict[str, Any]]:
     finally:
         del cloud.dispatch
     return seen
-
-
-def set_expiry(cloud: LocalCloud, item_id: str, expiry: str) -> None:
-    header, *rows = cloud.sheet_rows()
-    for row in rows:
-        if row[0] == item_id:
-            row[header.index("expiry_date")] = expiry
-    cloud.google.add_sheet(SHEET_ID, SHEET_TAB, [header, *rows])
 
 
 def drive_sync_at(cloud: LocalCloud, moment: datetime, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:

@@ -9,11 +9,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from alerts import ADMIN, ADMIN_SLACK, admin_messages, current
+from alerts import ADMIN, ADMIN_SLACK, admin_messages, current, set_expiry
 from crashes import killed_around, killed_at_write, killed_in
 
 from ew.audit import AuditLog
-from ew_local.cloud import RULES_DOC_ID, SHEET_ID, SHEET_TAB, InvocationKilled, LocalCloud
+from ew_local.cloud import RULES_DOC_ID, InvocationKilled, LocalCloud
 from opskit.slack import SlackGateway
 
 SHEET = (
@@ -32,14 +32,6 @@ def cloud() -> Iterator[LocalCloud]:
         local.drive_sync()
         local.tick(TICK)  # A-2 gets its first alert, a Slack card to U04FIN0001
         yield local
-
-
-def set_expiry(cloud: LocalCloud, item_id: str, expiry: str) -> None:
-    header, *rows = cloud.sheet_rows()
-    for row in rows:
-        if row[0] == item_id:
-            row[header.index("expiry_date")] = expiry
-    cloud.google.add_sheet(SHEET_ID, SHEET_TAB, [header, *rows])
 
 
 def card(cloud: LocalCloud, item_id: str = "A-2") -> dict[str, Any]:

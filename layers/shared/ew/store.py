@@ -567,14 +567,7 @@ class ChainStore:
             },
             "ProjectionExpression": "item_id",
         }
-        while True:
-            page = self._client.query(**params)
-            if page.get("Items"):
-                return True
-            last = page.get("LastEvaluatedKey")
-            if not last:
-                return False
-            params["ExclusiveStartKey"] = last
+        return self._any_item(params)
 
     def renewed(self, item_id: str, cycle_expiry: date) -> bool:
         """Has a Renew closed this cycle? The same rule as the tick's (`ew.chain.current_item`): a
@@ -592,6 +585,13 @@ class ChainStore:
             "ProjectionExpression": "item_id",
             "ConsistentRead": True,
         }
+        return self._any_item(params)
+
+    # -- plumbing ---------------------------------------------------------------------------------
+
+    def _any_item(self, params: dict[str, Any]) -> bool:
+        """Does the query find at least one item? Page by page: a filter can leave a page empty while a
+        later one matches."""
         while True:
             page = self._client.query(**params)
             if page.get("Items"):
@@ -600,8 +600,6 @@ class ChainStore:
             if not last:
                 return False
             params["ExclusiveStartKey"] = last
-
-    # -- plumbing ---------------------------------------------------------------------------------
 
     def _now(self) -> datetime:
         now = self._clock()
