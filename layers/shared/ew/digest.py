@@ -47,6 +47,9 @@ EMAIL_SHOWN = {"upcoming": 200, "overdue": 100, "problems": 100}
 
 WAITING = "waiting"
 ANSWERED = "answered"
+# An owner's Ack only stops the reminders, not the escalation (DESIGN.md §6 rule 3): only an Ack only
+# after the latest escalation stops that. Until then the item is not settled.
+STILL_ESCALATING = "acknowledged, still escalating"
 NOT_ALERTED = "not alerted yet"
 
 _MOVE_WORDS = ((FIRST_ALERT, "first alert"), (REMINDER, "reminder"), (ESCALATE, "escalation"))
@@ -60,7 +63,8 @@ class Standing:
 
     item: Item  # as the tick sees it: a recorded renewal is applied even before the sheet shows it
     days_left: int  # to the expiry date; negative once past it
-    state: str  # "waiting", "waiting, escalated", "answered", "snoozed until 30 Nov 2026", "not alerted yet"
+    state: str  # "waiting", "waiting, escalated", "answered", "acknowledged, still escalating",
+    # "snoozed until 30 Nov 2026", "not alerted yet"
 
 
 @dataclass
@@ -150,9 +154,9 @@ def _state(pings: list[SentPing], acks: list[Ack], today: date) -> str:
     snoozes = [a for a in acks if a.action == SNOOZE and a.snooze_until]
     if snoozes and snoozes[-1].snooze_until and snoozes[-1].snooze_until > today:
         return f"snoozed until {human_date(snoozes[-1].snooze_until)}"
-    if any(a.action == ACK_ONLY for a in acks):
-        return ANSWERED
     delivered = [p for p in pings if p.sent and p.sent_on <= today]
+    if any(a.action == ACK_ONLY for a in acks):
+        return ANSWERED if _escalation_answered(delivered, acks) else STILL_ESCALATING
     if not delivered:
         # A first alert that fell on a weekend waits in a one-off schedule: say when it goes out.
         later = sorted(p.sent_on for p in pings if p not in delivered)
@@ -160,6 +164,16 @@ def _state(pings: list[SentPing], acks: list[Ack], today: date) -> str:
     if any(p.move == ESCALATE for p in delivered):
         return f"{WAITING}, escalated"
     return WAITING
+
+
+def _escalation_answered(delivered: list[SentPing], acks: list[Ack]) -> bool:
+    """No escalation went out, or the latest answer since the latest one is an Ack only: what stops
+    the escalations, read as the tick reads it (ew.chain._escalation_due)."""
+    escalations = sorted((p for p in delivered if p.move == ESCALATE), key=lambda p: p.chain_index)
+    if not escalations:
+        return True
+    since = sorted((a for a in acks if a.at.date() >= escalations[-1].sent_on), key=lambda a: a.at)
+    return bool(since) and since[-1].action == ACK_ONLY
 
 
 # -- the message ----------------------------------------------------------------------------------
