@@ -4,7 +4,8 @@ into the sheet is a renewal."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from ew.activity import SentPing
 from ew.chain import Ack
@@ -53,3 +54,17 @@ def test_an_ack_only_with_no_escalation_yet_stays_answered():
     pings = [ping("A-2", "2026-12-20", 0, "first_alert", "2026-11-20")]
     acks = [ack("A-2", "2026-12-20", "ack_only", "2026-11-21T09:00:00+00:00")]
     assert states(pings, acks)["A-2"] == "answered"
+
+
+def test_a_ping_sent_on_sunday_evening_after_the_digest_is_in_the_next_digest():
+    # The 18:00 digest of 29 Nov has gone out; an escalation goes out at 19:30 (the anchor is too
+    # close to wait for Monday). It is counted once: by the next digest, not by neither.
+    london = ZoneInfo(TZ)
+    evening = datetime(2026, 11, 29, 19, 30, tzinfo=london)
+    late = SentPing("A-1", date(2026, 12, 2), 1, "escalate", SUNDAY, "slack", "sent", evening)
+    items = load_registry(SHEET).items
+    digests = [datetime.combine(SUNDAY + timedelta(days=7 * n), time(18), london) for n in (0, 1)]
+    counted = [
+        dict(week_figures(items, [late], [], run.date(), TZ, until=run).pings_by_move) for run in digests
+    ]
+    assert counted == [{}, {"escalate": 1}]

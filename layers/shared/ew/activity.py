@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from ew.chain import Ack
@@ -31,13 +31,18 @@ class SentPing:
     sent_on: date  # the delivery date (a deferred ping counts from the day it goes out)
     channel: str  # "slack" or "email": the channel actually used once sent
     status: str  # "sent", or "scheduled" / "sending" while it waits or is in flight
+    # When it goes out (the row's send_at: the moment it was sent, or the one its deferral waits for);
+    # `sent_on` is its local date. None only for a row written without one.
+    send_at: datetime | None = None
 
     @property
     def sent(self) -> bool:
         return self.status == "sent"
 
 
-_PING_FIELDS = ("item_id", "cycle_expiry", "chain_index", "move", "ping_date", "dispatched_via", "status")
+_PING_FIELDS = (
+    "item_id", "cycle_expiry", "chain_index", "move", "ping_date", "dispatched_via", "status", "send_at"
+)  # fmt: skip
 
 
 class ActivityReader:
@@ -110,4 +115,5 @@ def _ping(row: Row) -> SentPing:
         sent_on=date.fromisoformat(_text(row, "ping_date")),
         channel=_text(row, "dispatched_via"),
         status=_text(row, "status", "sent"),
+        send_at=datetime.fromisoformat(_text(row, "send_at")) if "send_at" in row else None,
     )

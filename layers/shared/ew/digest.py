@@ -105,23 +105,27 @@ def week_figures(
     until: datetime | None = None,
 ) -> WeekFigures:
     """The figures of the week ending `today` (local dates in `timezone`). Pings come from both the
-    pings and the archive table; only pings delivered by `today` count, so a ping waiting for Monday
-    is next week's. `until`: when the digest runs. The answers are then those of the 7 days before
-    it, so a click on Sunday evening, after that week's digest went out, is in the next one."""
+    pings and the archive table; only pings sent count, so a ping waiting for Monday is next week's.
+    `until`: when the digest runs. The pings and the answers are then those of the 7 days before it,
+    so a ping or a click on Sunday evening, after that week's digest went out, is in the next one."""
     tz = ZoneInfo(timezone)
     figures = WeekFigures(today - timedelta(days=WEEK_DAYS - 1), today, problems=list(problems))
-    delivered = [p for p in pings if p.sent and p.sent_on <= today]
-    for p in delivered:
-        if p.sent_on >= figures.start:
+    since = until - timedelta(days=WEEK_DAYS) if until is not None else None
+
+    def this_week(at: datetime | None, day: date) -> bool:
+        # Since the previous digest, when the run's time is known: a ping or a click on Sunday evening,
+        # after that week's digest went out, is in the next one (by its date it would be in neither).
+        if since is not None and until is not None and at is not None:
+            return since < at <= until
+        return figures.start <= day <= today
+
+    for p in pings:
+        if p.sent and this_week(p.send_at, p.sent_on):
             figures.pings_by_move[p.move] += 1
             figures.pings_by_channel[p.channel] += 1
     answered = list(acks)
     for a in answered:
-        if until is not None:
-            counted = until - timedelta(days=WEEK_DAYS) < a.at <= until
-        else:
-            counted = figures.start <= a.at.astimezone(tz).date() <= today
-        if counted:
+        if this_week(a.at, a.at.astimezone(tz).date()):
             figures.answers[a.action] += 1
 
     pings_by_item: dict[str, list[SentPing]] = {}
