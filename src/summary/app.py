@@ -21,7 +21,7 @@ metrics = Metrics()
 
 def deps() -> SummaryDeps:
     return SummaryDeps(
-        activity=runtime.activity_reader(),
+        activity=runtime.activity_reader(with_sheet_renewals=True),
         s3=runtime.client("s3"),
         ses=runtime.client("ses"),
         state=runtime.state_table(),

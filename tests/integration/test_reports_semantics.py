@@ -1,13 +1,18 @@
 """The weekly digest and the monthly summary read back from the tables as the functions write them:
-a ping sent between one digest and the next is in exactly one digest."""
+a ping sent between one digest and the next is in exactly one digest, and a renewal typed into the
+sheet is in the month's renewals."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, time
+import email
+from datetime import UTC, date, datetime, time
+from email import policy
 from pathlib import Path
 from typing import Any
 from unittest.mock import patch
 from zoneinfo import ZoneInfo
+
+from alerts import set_expiry
 
 from ew import runtime
 from ew.chain import ESCALATE, Ping
@@ -33,6 +38,14 @@ def digest(day: date) -> dict[str, Any]:
     return result
 
 
+def summary(moment: datetime) -> dict[str, Any]:
+    with patch.object(runtime, "utc_now", lambda: moment):
+        result: dict[str, Any] = load_handler("summary").handler(
+            {"scheduled_time": moment.isoformat()}, LambdaContext("ew-summary", 512)
+        )
+    return result
+
+
 def mirror_example(cloud: LocalCloud) -> None:
     cloud.mirror(*((EXAMPLE / name).read_bytes() for name in ("registry.csv", "rules.txt", "voice.txt")))
 
@@ -48,3 +61,21 @@ def test_a_ping_sent_on_sunday_evening_after_the_digest_is_in_the_next_weeks_pin
         assert cloud.store.claim(ping, evening, "email", "sending")
         cloud.store.mark_sent("ACME-001", 0, "email", None)
         assert digest(date(2026, 12, 6))["figures"]["pings_by_move"] == {ESCALATE: 1}
+
+
+def test_a_renewal_typed_into_the_sheet_is_in_the_months_renewals_and_median() -> None:
+    sheet = "item_id,item,category,expiry_date,owner,renewal_term\nA-2,Van insurance,insurance,1 Jan 2027,U04FIN0001,1 year\n"
+    rules = "[default]\nfirst alert: 60 days before\nreminder: every 14 days\nescalate: 7 days before\n"
+    with LocalCloud({**SETTINGS, "summary_recipients": "board@acme.example"}) as cloud:
+        cloud.publish(sheet.encode(), rules, "")
+        cloud.drive_sync()
+        cloud.tick(datetime(2026, 11, 23, 8, tzinfo=UTC))  # A-2's first alert, on 23 Nov
+        set_expiry(cloud, "A-2", "1 Jan 2028")  # renewed by typing the new date, on 26 Nov
+        with cloud.at(datetime(2026, 11, 26, 10, tzinfo=UTC)):
+            assert cloud.drive_sync()["renewals"] == 1
+        figures = summary(datetime(2026, 12, 7, 9, tzinfo=LONDON))["figures"]
+        assert figures["renewals"] == "1"
+        assert figures["median days from first alert to renewal"] == "3"
+        [sent] = cloud.sent_emails()
+        text = email.message_from_string(sent["raw_data"], policy=policy.default).get_body(("plain",))
+        assert text is not None and "Owners renewed 1 item," in text.get_content()

@@ -114,7 +114,8 @@ def test_the_digest_role_is_exact():
 
 def test_the_summary_role_is_exact_and_may_invoke_haiku_only_through_the_global_profile():
     grants = _grants("SummaryRole")
-    assert grants["dynamodb:Scan"] == SCANNED
+    # and the audit trail, where drive-sync records the renewals typed into the sheet
+    assert grants["dynamodb:Scan"] == [*SCANNED, {"Fn::GetAtt": ["AuditTable", "Arn"]}]
     assert grants["dynamodb:PutItem"] == grants["dynamodb:GetItem"] == grants["dynamodb:DeleteItem"] == STATE
     assert grants["s3:GetObject"] == [{"Fn::Sub": "${RegistrySourceBucket.Arn}/registry.csv"}]
     assert grants["ses:SendRawEmail"] == SENDER

@@ -8,12 +8,13 @@ never with items (no Query per item), however long the sheet is.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from ew.chain import Ack
+from ew.chain import RENEW, Ack
 from ew.store import ACK_FIELDS, ack_from_row
 from opskit.bulk_reads import paused_gc, plain_json_reads
 
@@ -53,13 +54,17 @@ class ActivityReader:
         archive_table: str,
         ack_table: str,
         *,
+        audit_table: str | None = None,
         page_size: int | None = None,
     ) -> None:
-        """`page_size` caps the items per Scan page (tests); leave it unset in production."""
+        """`audit_table`: where drive-sync records the renewals typed into the sheet (the summary
+        reads it; the digest does not). `page_size` caps the items per Scan page (tests); leave it
+        unset in production."""
         self._client = client
         self.pings_table = pings_table
         self.archive_table = archive_table
         self.ack_table = ack_table
+        self.audit_table = audit_table
         self._page_size = page_size
         self.requests = 0  # DynamoDB requests made so far: pages, not items
 
@@ -82,13 +87,28 @@ class ActivityReader:
             acks = [ack_from_row(row) for row in self._scan(self.ack_table, ACK_FIELDS)]
         return sorted(acks, key=lambda a: (a.item_id, a.at))
 
-    def _scan(self, table: str, fields: tuple[str, ...]) -> Iterator[Row]:
+    def sheet_renewals(self) -> list[Ack]:
+        """Every renewal typed into the sheet, as a Renew of the cycle it closed, at the time drive-sync
+        noted it. drive-sync writes one audit row `sheet_renewal` per renewal that closed a chain, and
+        none when a click had renewed that cycle already (its ack is the renewal): so no renewal is
+        counted twice."""
+        if not self.audit_table:
+            return []
+        with paused_gc(), plain_json_reads(self._client):
+            rows = list(self._scan(self.audit_table, _AUDIT_FIELDS, action=SHEET_RENEWAL))
+        return sorted((_sheet_renewal(row) for row in rows), key=lambda a: (a.item_id, a.at))
+
+    def _scan(self, table: str, fields: tuple[str, ...], *, action: str | None = None) -> Iterator[Row]:
         names = {f"#a{i}": name for i, name in enumerate(fields)}
         params: dict[str, Any] = {
             "TableName": table,
             "ProjectionExpression": ", ".join(names),
             "ExpressionAttributeNames": names,
         }
+        if action is not None:  # the audit trail's rows of one action (filtered after the read)
+            params["FilterExpression"] = "#action = :action"
+            params["ExpressionAttributeNames"] = {**names, "#action": "action"}
+            params["ExpressionAttributeValues"] = {":action": {"S": action}}
         if self._page_size:
             params["Limit"] = self._page_size
         while True:
@@ -99,6 +119,23 @@ class ActivityReader:
             if not last:
                 return
             params["ExclusiveStartKey"] = last
+
+
+SHEET_RENEWAL = "sheet_renewal"  # ew.drive_sync's audit action
+_AUDIT_FIELDS = ("item_id", "ts", "by_user", "before", "after")
+
+
+def _sheet_renewal(row: Row) -> Ack:
+    # ts is "<UTC time>#<action>" (ew.audit); before and after carry the old and new expiry dates.
+    before, after = json.loads(_text(row, "before", "{}")), json.loads(_text(row, "after", "{}"))
+    return Ack(
+        item_id=_text(row, "item_id"),
+        cycle_expiry=date.fromisoformat(before["expiry_date"]),
+        action=RENEW,
+        at=datetime.fromisoformat(_text(row, "ts").split("#", 1)[0]),
+        by=_text(row, "by_user"),
+        new_expiry=date.fromisoformat(after["expiry_date"]),
+    )
 
 
 def _text(row: Row, name: str, default: str = "") -> str:

@@ -94,7 +94,9 @@ def summary_month(event: dict[str, Any] | None, now: datetime, timezone: str) ->
 def build_figures(deps: SummaryDeps, month: date) -> MonthFigures:
     with bulk_load() as loaded:  # as the digest's build_digest
         items, _problems = registry_items(deps.s3, deps.registry_bucket, deps.settings.date_order)
-        pings, acks = deps.activity.pings(), deps.activity.acks()
+        pings = deps.activity.pings()
+        # A renewal typed into the sheet is a renewal as much as a click's: in the count and the median.
+        acks = [*deps.activity.acks(), *deps.activity.sheet_renewals()]
         loaded()
         return month_figures(items, pings, acks, month, deps.settings.timezone)
 

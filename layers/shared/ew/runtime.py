@@ -197,12 +197,17 @@ def chain_store() -> ChainStore:
     )
 
 
-def activity_reader() -> ActivityReader:
-    """The pings (archived ones too) and acks the digest and the summary report on."""
+def activity_reader(*, with_sheet_renewals: bool = False) -> ActivityReader:
+    """The pings (archived ones too) and acks the digest and the summary report on; with
+    `with_sheet_renewals`, also the renewals typed into the sheet (the audit trail: the summary's)."""
     from ew.activity import ActivityReader
 
     return ActivityReader(
-        client("dynamodb"), env("EW_PINGS_TABLE"), env("EW_ARCHIVE_TABLE"), env("EW_ACK_TABLE")
+        client("dynamodb"),
+        env("EW_PINGS_TABLE"),
+        env("EW_ARCHIVE_TABLE"),
+        env("EW_ACK_TABLE"),
+        audit_table=env("EW_AUDIT_TABLE") if with_sheet_renewals else None,
     )
 
 
