@@ -4,41 +4,18 @@ everywhere else, a click between one digest and the next, an empty archive, a mo
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import date, datetime, time
-from pathlib import Path
-from typing import Any
-from unittest.mock import patch
-from zoneinfo import ZoneInfo
+from datetime import date, datetime
 
-from ew import runtime
+from reports import EXAMPLE, LONDON, digest, summary
+
 from ew.answers import act
 from ew.chain import ACK_ONLY, PingRef
 from ew.items import load_registry
-from ew_local.cloud import LambdaContext, LocalCloud, load_handler
+from ew_local.cloud import LocalCloud
 from ew_local.simulate import Simulation
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "acme"
-LONDON = ZoneInfo("Europe/London")
 SETTINGS = {"timezone": "Europe/London", "holidays": "GB-ENG", "admin": "ops@acme.example"}
 CHANNEL = "C0EWDIGEST"
-
-
-def digest(day: date) -> dict[str, Any]:
-    """The digest as its schedule starts it, Sunday 18:00 of `day`."""
-    moment = datetime.combine(day, time(18), LONDON)
-    with patch.object(runtime, "utc_now", lambda: moment):
-        result: dict[str, Any] = load_handler("digest").handler(
-            {"scheduled_time": moment.isoformat()}, LambdaContext("ew-digest")
-        )
-    return result
-
-
-def summary(moment: datetime) -> dict[str, Any]:
-    with patch.object(runtime, "utc_now", lambda: moment):
-        result: dict[str, Any] = load_handler("summary").handler(
-            {"scheduled_time": moment.isoformat()}, LambdaContext("ew-summary", 512)
-        )
-    return result
 
 
 def example(cloud: LocalCloud) -> Simulation:

@@ -5,45 +5,21 @@ sheet is in the month's renewals."""
 from __future__ import annotations
 
 import email
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime
 from email import policy
-from pathlib import Path
-from typing import Any
-from unittest.mock import patch
-from zoneinfo import ZoneInfo
 
 from alerts import set_expiry
+from reports import EXAMPLE, LONDON, digest, summary
 
-from ew import runtime
 from ew.chain import ESCALATE, Ping
-from ew_local.cloud import LambdaContext, LocalCloud, load_handler
+from ew_local.cloud import LocalCloud
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "acme"
-LONDON = ZoneInfo("Europe/London")
 SETTINGS = {
     "timezone": "Europe/London",
     "holidays": "GB-ENG",
     "admin": "ops@acme.example",
     "digest_channel": "C0EWDIGEST",
 }
-
-
-def digest(day: date) -> dict[str, Any]:
-    """The digest as its schedule starts it, Sunday 18:00 of `day`."""
-    moment = datetime.combine(day, time(18), LONDON)
-    with patch.object(runtime, "utc_now", lambda: moment):
-        result: dict[str, Any] = load_handler("digest").handler(
-            {"scheduled_time": moment.isoformat()}, LambdaContext("ew-digest")
-        )
-    return result
-
-
-def summary(moment: datetime) -> dict[str, Any]:
-    with patch.object(runtime, "utc_now", lambda: moment):
-        result: dict[str, Any] = load_handler("summary").handler(
-            {"scheduled_time": moment.isoformat()}, LambdaContext("ew-summary", 512)
-        )
-    return result
 
 
 def mirror_example(cloud: LocalCloud) -> None:
