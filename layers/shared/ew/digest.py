@@ -64,7 +64,7 @@ class Standing:
     item: Item  # as the tick sees it: a recorded renewal is applied even before the sheet shows it
     days_left: int  # to the expiry date; negative once past it
     state: str  # "waiting", "waiting, escalated", "answered", "acknowledged, still escalating",
-    # "snoozed until 30 Nov 2026", "not alerted yet"
+    # "snoozed until 30 Nov 2026", "snoozed until 30 Nov 2026, still escalating", "not alerted yet"
 
 
 @dataclass
@@ -155,12 +155,15 @@ def week_figures(
 
 
 def _state(pings: list[SentPing], acks: list[Ack], today: date) -> str:
+    delivered = [p for p in pings if p.sent and p.sent_on <= today]
+    stopped = _escalation_answered(delivered, acks, today)
     snoozes = [a for a in acks if a.action == SNOOZE and a.snooze_until]
     if snoozes and snoozes[-1].snooze_until and snoozes[-1].snooze_until > today:
-        return f"snoozed until {human_date(snoozes[-1].snooze_until)}"
-    delivered = [p for p in pings if p.sent and p.sent_on <= today]
+        # A snooze, like an Ack only, stops the escalation only when it came after the latest one.
+        snoozed = f"snoozed until {human_date(snoozes[-1].snooze_until)}"
+        return snoozed if stopped else f"{snoozed}, still escalating"
     if any(a.action == ACK_ONLY for a in acks):
-        return ANSWERED if _escalation_answered(delivered, acks) else STILL_ESCALATING
+        return ANSWERED if stopped else STILL_ESCALATING
     if not delivered:
         # A first alert that fell on a weekend waits in a one-off schedule: say when it goes out.
         later = sorted(p.sent_on for p in pings if p not in delivered)
@@ -170,14 +173,20 @@ def _state(pings: list[SentPing], acks: list[Ack], today: date) -> str:
     return WAITING
 
 
-def _escalation_answered(delivered: list[SentPing], acks: list[Ack]) -> bool:
-    """No escalation went out, or the latest answer since the latest one is an Ack only: what stops
-    the escalations, read as the tick reads it (ew.chain._escalation_due)."""
+def _escalation_answered(delivered: list[SentPing], acks: list[Ack], today: date) -> bool:
+    """No escalation went out, or the latest answer since the latest one is an Ack only or a snooze
+    that has not run out: what stops the escalations, read as the tick reads it (DESIGN.md §6 rule 3,
+    ew.chain._escalation_due)."""
     escalations = sorted((p for p in delivered if p.move == ESCALATE), key=lambda p: p.chain_index)
     if not escalations:
         return True
     since = sorted((a for a in acks if a.at.date() >= escalations[-1].sent_on), key=lambda a: a.at)
-    return bool(since) and since[-1].action == ACK_ONLY
+    if not since:
+        return False
+    latest = since[-1]
+    return latest.action == ACK_ONLY or (
+        latest.action == SNOOZE and latest.snooze_until is not None and latest.snooze_until > today
+    )
 
 
 # -- the message ----------------------------------------------------------------------------------
