@@ -33,40 +33,37 @@ def states(pings: list[SentPing], acks: list[Ack]) -> dict[str, str]:
     return {s.item.item_id: s.state for s in figures.upcoming}
 
 
+# Both items escalated after their first alert: A-1 on 25 Nov, A-2 on 20 Nov.
+ESCALATED = [
+    ping("A-1", "2026-12-02", 0, "first_alert", "2026-11-10"),
+    ping("A-1", "2026-12-02", 1, "escalate", "2026-11-25"),
+    ping("A-2", "2026-12-20", 0, "first_alert", "2026-11-10"),
+    ping("A-2", "2026-12-20", 1, "escalate", "2026-11-20"),
+]
+
+
 def test_an_ack_only_before_the_escalation_is_not_answered_while_escalations_go_on():
     # A-1: the owner tapped Ack only after the first alert; escalation is the safety net for "not
     # renewed" (DESIGN.md §6 rule 3), so it went out anyway and goes on: the item is not settled.
     # A-2: the escalation owner tapped Ack only after the escalation: that stops it.
-    pings = [
-        ping("A-1", "2026-12-02", 0, "first_alert", "2026-11-10"),
-        ping("A-1", "2026-12-02", 1, "escalate", "2026-11-25"),
-        ping("A-2", "2026-12-20", 0, "first_alert", "2026-11-10"),
-        ping("A-2", "2026-12-20", 1, "escalate", "2026-11-20"),
-    ]
     acks = [
         ack("A-1", "2026-12-02", "ack_only", "2026-11-11T09:00:00+00:00"),
         ack("A-2", "2026-12-20", "ack_only", "2026-11-20T15:00:00+00:00"),
     ]
-    assert states(pings, acks) == {"A-1": "acknowledged, still escalating", "A-2": "answered"}
+    assert states(ESCALATED, acks) == {"A-1": "acknowledged, still escalating", "A-2": "answered"}
 
 
 def test_a_snooze_before_the_escalation_does_not_read_as_stopping_it():
     # A-1: the owner snoozed to 10 Dec after the first alert; escalation went out on 25 Nov anyway and
     # goes on (DESIGN.md §6 rule 3): the snooze stops the reminders only. A-2: the escalation owner
     # snoozed after the escalation: that stops it while it runs.
-    pings = [
-        ping("A-1", "2026-12-02", 0, "first_alert", "2026-11-10"),
-        ping("A-1", "2026-12-02", 1, "escalate", "2026-11-25"),
-        ping("A-2", "2026-12-20", 0, "first_alert", "2026-11-10"),
-        ping("A-2", "2026-12-20", 1, "escalate", "2026-11-20"),
-    ]
     acks = [
         Ack("A-1", date(2026, 12, 2), "snooze", datetime.fromisoformat("2026-11-11T09:00:00+00:00"),
             "U0LEASE001", snooze_until=date(2026, 12, 10)),
         Ack("A-2", date(2026, 12, 20), "snooze", datetime.fromisoformat("2026-11-21T09:00:00+00:00"),
             "U0IT000001", snooze_until=date(2026, 12, 5)),
     ]  # fmt: skip
-    assert states(pings, acks) == {
+    assert states(ESCALATED, acks) == {
         "A-1": "snoozed until 10 Dec 2026, still escalating",
         "A-2": "snoozed until 5 Dec 2026",
     }
