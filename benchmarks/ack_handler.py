@@ -68,6 +68,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
+from children import marked_result  # benchmarks/children.py, beside this script
+
 # Fake credentials before any client exists: whatever the shell holds, nothing can reach a real account.
 for _name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ENDPOINT_URL"):
     os.environ.pop(_name, None)
@@ -609,10 +611,7 @@ def container(
         text=True,
         check=False,
     )
-    lines = [line for line in done.stdout.splitlines() if line.startswith(MARK)]
-    if done.returncode != 0 or not lines:
-        raise SystemExit(f"the cold-container child failed ({done.returncode}):\n{done.stderr}")
-    seen: dict[str, Any] = json.loads(lines[-1].removeprefix(MARK))
+    seen = marked_result(done, MARK, "cold-container")
     assert seen["statuses"] == [200] * len(events), seen["statuses"]
     return seen
 

@@ -37,6 +37,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from children import marked_result  # benchmarks/children.py, beside this script
+
 ROOT = Path(__file__).resolve().parents[1]
 LAYER = ROOT / "layers" / "shared"
 FUNCTION = ROOT / "src" / "drive_sync"
@@ -148,10 +150,7 @@ def run_child(name: str, env: dict[str, str], meter: dict[str, float], profile: 
         text=True,
         check=False,
     )
-    lines = [line for line in done.stdout.splitlines() if line.startswith(MARK)]
-    if done.returncode != 0 or not lines:
-        raise SystemExit(f"the drive-sync child failed ({done.returncode}):\n{done.stderr[-4000:]}")
-    seen = json.loads(lines[-1].removeprefix(MARK))
+    seen = marked_result(done, MARK, "drive-sync")
     report = seen["report"]
     assert not report["failed"] and not report["kept_out"], report
     return Run(
