@@ -15,6 +15,7 @@ from urllib.parse import parse_qs, urlparse
 
 from ew import proposals
 from ew_local.cloud import SHEET_ID, SHEET_TAB, LocalCloud
+from ew_local.slack_payloads import button_click
 from opskit.slack import SlackGateway, make_client
 from opskit.state import StateTable
 
@@ -100,3 +101,18 @@ def set_expiry(cloud: LocalCloud, item_id: str, expiry: str) -> None:
         if row[0] == item_id:
             row[header.index("expiry_date")] = expiry
     cloud.google.add_sheet(SHEET_ID, SHEET_TAB, [header, *rows])
+
+
+def card_words(card: dict[str, Any]) -> str:
+    """Every word a card shows: its sections' text and its context elements, one block a line."""
+    return "\n".join(
+        str(b.get("text", {}).get("text", ""))
+        + "".join(str(e.get("text", "")) for e in b.get("elements", []))
+        for b in card["blocks"]
+    )
+
+
+def approve(cloud: LocalCloud, card: dict[str, Any], by: str) -> None:
+    """`by` taps Approve on a proposal card in the intake channel."""
+    message = {"channel": INTAKE, "ts": card["ts"], "text": card["text"], "blocks": card["blocks"]}
+    cloud.slack_click(button_click(message, "proposal_approve", by))

@@ -9,10 +9,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from alerts import approve, card_words
 
 from ew import runtime
 from ew_local.cloud import LocalCloud
-from ew_local.slack_payloads import button_click
 
 CAL, INTAKE = "team@acme.example", "C04INTAKE1"
 SHEET = "item_id,item,category,expiry_date,owner,notes\nACME-019,Cyber insurance,insurance,2027-03-01,U04FIN0001,\n"
@@ -41,19 +41,6 @@ def cards(cloud: LocalCloud) -> list[dict[str, Any]]:
     return cloud.slack.in_channel(INTAKE)
 
 
-def words(card: dict[str, Any]) -> str:
-    return "\n".join(
-        str(b.get("text", {}).get("text", ""))
-        + "".join(str(e.get("text", "")) for e in b.get("elements", []))
-        for b in card["blocks"]
-    )
-
-
-def approve(cloud: LocalCloud, card: dict[str, Any]) -> None:
-    message = {"channel": INTAKE, "ts": card["ts"], "text": card["text"], "blocks": card["blocks"]}
-    cloud.slack_click(button_click(message, "proposal_approve", "U04BOSS001"))
-
-
 def sheet(cloud: LocalCloud) -> list[dict[str, str]]:
     header, *rows = cloud.sheet_rows()
     return [dict(zip(header, row, strict=False)) for row in rows]
@@ -63,8 +50,8 @@ def test_a_yearly_series_entered_years_ago_is_proposed_for_its_next_date(cloud: 
     cloud.google.put_event(CAL, DOMAIN)
     assert len(cloud.calendar_sync()["proposed"]) == 1
     [card] = cards(cloud)
-    assert "*Expiry date:* 2027-03-01" in words(card)
-    approve(cloud, card)
+    assert "*Expiry date:* 2027-03-01" in card_words(card)
+    approve(cloud, card, "U04BOSS001")
     assert [row["expiry_date"] for row in sheet(cloud)][-1] == "2027-03-01"
     # a later edit of the series (its title) proposes nothing more
     cloud.google.put_event(CAL, {**DOMAIN, "summary": "acme.example domain (Gandi)"})
@@ -95,14 +82,14 @@ def test_an_event_moved_after_its_proposal_was_approved_says_so_on_the_new_card(
     }
     cloud.google.put_event(CAL, lease)
     cloud.calendar_sync()
-    approve(cloud, cards(cloud)[0])
+    approve(cloud, cards(cloud)[0], "U04BOSS001")
     cloud.google.put_event(CAL, {**lease, "start": {"date": "2027-04-30"}})
     assert len(cloud.calendar_sync()["proposed"]) == 1
     approved, moved = cards(cloud)
     assert approved["text"].startswith("Approved by <@U04BOSS001>")
     # The sheet already has the row for 31 Mar (and alerts for it): the new card must not look new.
-    assert "*Expiry date:* 2027-04-30" in words(moved)
+    assert "*Expiry date:* 2027-04-30" in card_words(moved)
     assert (
         "this event is already in the sheet with expiry 31 Mar 2027 (approved before it moved): Approve adds "
         "a second row; to move that one, change its expiry_date in the sheet and Discard this"
-    ) in words(moved)
+    ) in card_words(moved)

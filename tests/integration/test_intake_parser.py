@@ -11,6 +11,7 @@ from typing import Any
 
 import boto3
 import pytest
+from alerts import card_words
 from botocore.stub import Stubber
 from crashes import kill, killed_around, killed_in, later, writes_to
 
@@ -44,14 +45,6 @@ def mail(message_id: str = "<cleaning-0001@acme.example>", **kwargs: Any) -> byt
 
 def cards(cloud: LocalCloud) -> list[dict[str, Any]]:
     return cloud.slack.in_channel(INTAKE)
-
-
-def card_words(card: dict[str, Any]) -> str:
-    return "\n".join(
-        str(b.get("text", {}).get("text", ""))
-        + "".join(str(e.get("text", "")) for e in b.get("elements", []))
-        for b in card["blocks"]
-    )
 
 
 def test_a_forwarded_text_pdf_becomes_one_card_with_the_expiry_and_its_evidence(cloud: LocalCloud) -> None:

@@ -8,10 +8,10 @@ from email.message import EmailMessage
 from typing import Any
 
 import pytest
+from alerts import approve
 
 from ew_local.cloud import NAMES, LocalCloud, s3_created_event
 from ew_local.sample_documents import eml_bytes, text_pdf
-from ew_local.slack_payloads import button_click
 
 INTAKE = "C04INTAKE1"
 SETTINGS = {"timezone": "Europe/London", "intake_channel": INTAKE}
@@ -95,11 +95,6 @@ def contract_mail(message_id: str, item: str, expiry: str) -> bytes:
     )
 
 
-def approve(cloud: LocalCloud, card: dict[str, Any]) -> None:
-    message = {"channel": INTAKE, "ts": card["ts"], "text": card["text"], "blocks": card["blocks"]}
-    cloud.slack_click(button_click(message, "proposal_approve", "U04OPS0001"))
-
-
 def test_a_second_mail_about_an_item_already_in_the_sheet_warns_that_approve_adds_a_second_row(
     cloud: LocalCloud,
 ) -> None:
@@ -115,7 +110,7 @@ def test_a_second_mail_about_an_item_already_in_the_sheet_warns_that_approve_add
         "this item is already in the sheet as ACME-001 (row 2, expiry 1 Feb 2027): Approve adds a second row"
         in card_text(card)
     )
-    approve(cloud, card)  # a warning, never a refusal: the person decides
+    approve(cloud, card, "U04OPS0001")  # a warning, never a refusal: the person decides
     assert len(cloud.sheet_rows()) == 3  # header, ACME-001, the new row
 
 
