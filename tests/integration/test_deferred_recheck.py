@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from crashes import killed_around
 
 from ew import runtime
 from ew_local.cloud import LocalCloud
@@ -97,6 +98,29 @@ def test_a_waiting_alert_that_fires_late_in_quiet_hours_waits_for_the_morning(wa
     assert (late.outcome["status"], late.outcome["reason"]) == ("scheduled", "quiet hours")
     assert waiting.slack.messages() == []
     assert [when for when, _, _ in waiting.pending_schedules()][-1] == datetime(2026, 12, 1, 8, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("when", ["before", "after"])
+def test_a_late_alert_killed_around_its_new_schedule_still_waits_once_for_the_morning(
+    waiting: LocalCloud, when: str
+) -> None:
+    [(_, _, payload)] = waiting.pending_schedules()
+    # Monday 21:00 again, and the attempt dies right before (or right after) Scheduler creates the new
+    # schedule: Lambda's retry a minute later takes over and waits for the morning; nothing is sent.
+    with killed_around("scheduler", "CreateSchedule", when) as killed:
+        late = waiting.dispatch_async(payload, at=datetime(2026, 11, 30, 21, tzinfo=UTC))
+    assert killed == [f"{when} CreateSchedule"]
+    assert late.outcome is not None and not late.dead_lettered
+    assert (late.outcome["status"], late.outcome["reason"]) == ("scheduled", "quiet hours")
+    assert late.errors[0] is not None and late.errors[-1] is None
+    assert waiting.slack.messages() == []
+    tuesday = [
+        p for when_, _, p in waiting.pending_schedules() if when_ == datetime(2026, 12, 1, 8, tzinfo=UTC)
+    ]
+    assert len(tuesday) == 1  # created again by the retry under the same name: one schedule, one alert
+    morning = waiting.dispatch_async(tuesday[0], at=datetime(2026, 12, 1, 8, tzinfo=UTC))
+    assert morning.outcome is not None and morning.outcome["status"] == "sent"
+    assert len(waiting.slack.messages()) == 1
 
 
 def test_a_first_alert_replayed_from_the_dlq_after_a_renewal_in_the_sheet_is_not_sent(
